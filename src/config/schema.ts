@@ -1,0 +1,206 @@
+/**
+ * The node's configuration: one zod schema gives both the TypeScript type and the runtime check.
+ * Shipped defaults live in config/default.json; NPC_CONFIG is merged over them; NPC_* variables win.
+ */
+import { z } from 'zod';
+
+const aeTitle = z
+  .string()
+  .min(1)
+  .max(16)
+  .regex(/^[\x20-\x5b\x5d-\x7e]*[^ ][\x20-\x5b\x5d-\x7e]*$/, 'AE title: 1-16 printable ASCII characters, no backslash, not all spaces')
+  .transform((s) => s.trim());
+
+export const AeTitleSchema = aeTitle;
+
+export const CompletionSchema = z.strictObject({
+  /** Seconds without a new instance after which a study that has its required series is complete. */
+  quietSeconds: z.number().int().min(0).max(86400).default(20),
+  /** Seconds after the last instance after which a study goes on with what it has. */
+  forceCompleteSeconds: z.number().int().min(1).max(7 * 86400).default(600),
+  /** Series roles (names of selection rules' roles) that must be present, e.g. t1, t2, ce-t1. */
+  requiredSeries: z.array(z.string().min(1)).default(['t1', 't2', 'ce-t1']),
+});
+export type CompletionConfig = z.infer<typeof CompletionSchema>;
+
+export const AnalysisIdSchema = z.enum(['stage', 'dmfs', 'msom', 'residual', 'progression']);
+export type AnalysisId = z.infer<typeof AnalysisIdSchema>;
+export const ALL_ANALYSES: readonly AnalysisId[] = AnalysisIdSchema.options;
+
+export const LocalAeTitleSchema = z.strictObject({
+  aeTitle,
+  description: z.string().max(256).optional(),
+  destinations: z.array(z.string().min(1)).default([]),
+  /** Also send results back to the calling AE when that source has a port. */
+  replyToSender: z.boolean().default(false),
+  completion: CompletionSchema.default(CompletionSchema.parse({})),
+  analyses: z.array(AnalysisIdSchema).default([...AnalysisIdSchema.options]),
+});
+export type LocalAeTitle = z.infer<typeof LocalAeTitleSchema>;
+
+export const SourceSchema = z.strictObject({
+  aeTitle,
+  /** When set, associations from this AE title must come from this address (IP or host name). */
+  host: z.string().min(1).max(255).optional(),
+  /** When set, results can be sent back to this AE ("back to the sender"). */
+  port: z.number().int().min(1).max(65535).optional(),
+  description: z.string().max(256).optional(),
+});
+export type Source = z.infer<typeof SourceSchema>;
+
+export const SrSopClassSchema = z.enum(['comprehensive3d', 'comprehensive', 'enhanced']);
+export const ScSopClassSchema = z.enum(['sc', 'multiframe-true-color']);
+
+const destinationCommon = {
+  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'destination name: letters, digits, _ . -'),
+  srSopClass: SrSopClassSchema.default('comprehensive3d'),
+  scSopClass: ScSopClassSchema.default('sc'),
+  enabled: z.boolean().default(true),
+};
+
+export const DestinationSchema = z.discriminatedUnion('type', [
+  z.strictObject({
+    ...destinationCommon,
+    type: z.literal('dimse'),
+    aeTitle,
+    host: z.string().min(1).max(255),
+    port: z.number().int().min(1).max(65535),
+    /** Our calling AE title for this destination (defaults to the local AE that received the study). */
+    callingAeTitle: aeTitle.optional(),
+  }),
+  z.strictObject({
+    ...destinationCommon,
+    type: z.literal('dicomweb'),
+    url: z.url(),
+    /** Optional bearer token or basic credentials, sent as the Authorization header. */
+    authorization: z.string().optional(),
+  }),
+]);
+export type Destination = z.infer<typeof DestinationSchema>;
+
+/** One named series-selection rule (see src/select). Every condition given must hold. */
+export const SelectionRuleSchema = z.strictObject({
+  name: z.string().min(1),
+  /** The role the series fills: t1, t2, ce-t1 (others allowed for site models). */
+  role: z.string().min(1),
+  /** Higher wins when several rules match different series for the same role. */
+  priority: z.number().default(0),
+  seriesDescription: z.array(z.string()).optional(),
+  seriesDescriptionExclude: z.array(z.string()).optional(),
+  imageTypeInclude: z.array(z.string()).optional(),
+  imageTypeExclude: z.array(z.string()).optional(),
+  /** 'axial' | 'sagittal' | 'coronal' within orientationToleranceDegrees. */
+  orientation: z.enum(['axial', 'sagittal', 'coronal']).optional(),
+  orientationToleranceDegrees: z.number().min(0).max(45).default(20),
+  contrast: z.enum(['required', 'forbidden', 'any']).default('any'),
+  scanningSequence: z.array(z.string()).optional(),
+  repetitionTimeMs: z.tuple([z.number(), z.number()]).optional(),
+  echoTimeMs: z.tuple([z.number(), z.number()]).optional(),
+  minInstances: z.number().int().min(1).default(3),
+});
+export type SelectionRule = z.infer<typeof SelectionRuleSchema>;
+
+export const ExecutionProviderSchema = z.enum(['webgpu', 'cuda', 'cpu']);
+export type ExecutionProvider = z.infer<typeof ExecutionProviderSchema>;
+
+export const ConfigSchema = z.strictObject({
+  dataDir: z.string().min(1).default('./data'),
+  dimse: z
+    .strictObject({
+      port: z.number().int().min(0).max(65535).default(11112),
+      host: z.string().default('0.0.0.0'),
+      maxAssociations: z.number().int().min(1).max(1024).default(32),
+      /** Largest PDU we accept from a peer; larger ones abort the association. */
+      maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(262144),
+      /** Seconds a new connection may take to send its A-ASSOCIATE-RQ. */
+      associationRequestTimeoutSeconds: z.number().min(1).max(600).default(10),
+      /** Seconds without a PDU before an open association is aborted. */
+      idleTimeoutSeconds: z.number().min(1).max(3600).default(60),
+      allowUnknownSources: z.boolean().default(false),
+      /** Transfer syntaxes we accept, in order of preference. Deflate is never accepted. */
+      transferSyntaxes: z
+        .array(z.string())
+        .default([
+          '1.2.840.10008.1.2.1',
+          '1.2.840.10008.1.2',
+          '1.2.840.10008.1.2.4.80',
+          '1.2.840.10008.1.2.4.81',
+          '1.2.840.10008.1.2.4.70',
+          '1.2.840.10008.1.2.4.90',
+          '1.2.840.10008.1.2.4.91',
+          '1.2.840.10008.1.2.5',
+          '1.2.840.10008.1.2.2',
+        ]),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(8080),
+      /** Bearer token for the admin API and DICOMweb; when unset one is generated into <dataDir>/admin-token. */
+      adminToken: z.string().min(16, 'adminToken: at least 16 characters').optional(),
+      maxStowBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024),
+    })
+    .prefault({}),
+  storage: z
+    .strictObject({
+      /** Refuse new instances (0xA700) when free space falls below this many MiB. */
+      freeSpaceWatermarkMb: z.number().min(0).default(512),
+      /** fsync each instance and its directory before answering Success. Off only for benchmarks. */
+      fsync: z.boolean().default(true),
+      /**
+       * What to do when a different object arrives under a known SOP Instance UID:
+       * 'reject' answers a failure (0xA900-range "duplicate with different content") and keeps the first;
+       * 'replace' keeps the newest (old file kept as <uid>.dcm.superseded-<time>).
+       */
+      conflictPolicy: z.enum(['reject', 'replace']).default('reject'),
+      /** Days to keep received instances of studies whose results were delivered (0 = forever). */
+      retentionDays: z.number().int().min(0).default(0),
+    })
+    .prefault({}),
+  localAeTitles: z.array(LocalAeTitleSchema).min(1).default([LocalAeTitleSchema.parse({ aeTitle: 'NPCAI' })]),
+  sources: z.array(SourceSchema).default([]),
+  destinations: z.array(DestinationSchema).default([]),
+  selection: z
+    .strictObject({
+      rules: z.array(SelectionRuleSchema).default([]),
+    })
+    .prefault({}),
+  models: z
+    .strictObject({
+      dir: z.string().default('./models'),
+      executionProviders: z.array(ExecutionProviderSchema).min(1).default(['webgpu', 'cpu']),
+      /** Slices per inference batch. */
+      batchSize: z.number().int().min(1).max(256).default(16),
+    })
+    .prefault({}),
+  analysis: z
+    .strictObject({
+      /** Analysis jobs run at the same time. */
+      concurrency: z.number().int().min(1).max(16).default(1),
+    })
+    .prefault({}),
+  delivery: z
+    .strictObject({
+      maxAttempts: z.number().int().min(1).max(100).default(8),
+      initialBackoffSeconds: z.number().min(0).default(10),
+      maxBackoffSeconds: z.number().min(1).default(3600),
+      /** Seconds to wait for any single DIMSE response. */
+      responseTimeoutSeconds: z.number().min(1).default(60),
+    })
+    .prefault({}),
+  priorStudies: z
+    .strictObject({
+      /** Where to fetch a patient's other study for the progression analysis (a destination name with Q/R). */
+      queryRetrieve: z.array(z.string()).default([]),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+      auditFile: z.string().optional(),
+    })
+    .prefault({}),
+});
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,70 @@
+/**
+ * Composition root: builds every stage of the node from a validated config and starts the listeners.
+ * `startNode` is what main.ts and the integration tests call.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Router } from 'express';
+import type { Config } from './config/schema';
+import { createLogger, type Logger } from './logging/logger';
+import { openDatabase, type Db } from './store/database';
+import { SettingsRepository } from './store/settings-repository';
+import { createApp } from './admin/app';
+import { resolveAdminToken } from './admin/admin-token';
+import { settingsRoutes } from './admin/routes/settings-routes';
+
+export interface NodeHandle {
+  config: Config;
+  db: Db;
+  settings: SettingsRepository;
+  logger: Logger;
+  adminToken: string;
+  httpPort: number;
+  dimsePort: number;
+  /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
+  const logger = opts.logger ?? createLogger(config.logging.level);
+  const db = openDatabase(config.dataDir);
+  const settings = new SettingsRepository(db);
+  settings.seed(config);
+  const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
+  if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
+
+  const health = Router();
+  health.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  health.get('/readyz', (_req, res) => {
+    res.json({ status: 'ready' });
+  });
+
+  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings)] } });
+  const server = http.createServer(app);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.http.port, config.http.host, () => resolve());
+  });
+  const httpPort = (server.address() as AddressInfo).port;
+  logger.info('http listening', { host: config.http.host, port: httpPort });
+
+  let stopped = false;
+  return {
+    config,
+    db,
+    settings,
+    logger,
+    adminToken: token,
+    httpPort,
+    dimsePort: 0,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      db.close();
+    },
+  };
+}

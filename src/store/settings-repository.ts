@@ -1,0 +1,82 @@
+/**
+ * Local AE titles, sources and destinations as the node runs with them. The config file seeds them on
+ * first start (an entry whose key is not yet in the store is inserted); after that the store, changed
+ * through the admin API, is what counts, and it survives restarts.
+ */
+import type { z } from 'zod';
+import type { Db } from './database';
+import {
+  DestinationSchema,
+  LocalAeTitleSchema,
+  SourceSchema,
+  type Destination,
+  type LocalAeTitle,
+  type Source,
+} from '../config/schema';
+
+interface TableSpec<T> {
+  table: 'ae_titles' | 'sources' | 'destinations';
+  key: 'ae_title' | 'name';
+  schema: z.ZodType<T>;
+  keyOf: (v: T) => string;
+}
+
+class Collection<T> {
+  private cache: Map<string, T> | undefined;
+  constructor(private readonly db: Db, private readonly spec: TableSpec<T>) {}
+
+  list(): T[] {
+    return [...this.load().values()];
+  }
+  get(key: string): T | undefined {
+    return this.load().get(key);
+  }
+  /** Inserts or replaces; the value is validated again so nothing invalid is ever stored. */
+  put(value: T): T {
+    const v = this.spec.schema.parse(value);
+    const { table, key } = this.spec;
+    this.db
+      .prepare(`INSERT INTO ${table} (${key}, config_json, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT(${key}) DO UPDATE SET config_json = excluded.config_json, updated_at = excluded.updated_at`)
+      .run(this.spec.keyOf(v), JSON.stringify(v), new Date().toISOString());
+    this.cache = undefined;
+    return v;
+  }
+  delete(k: string): boolean {
+    const r = this.db.prepare(`DELETE FROM ${this.spec.table} WHERE ${this.spec.key} = ?`).run(k);
+    this.cache = undefined;
+    return r.changes > 0;
+  }
+  /** Inserts values whose key is not stored yet. */
+  seed(values: T[]): void {
+    for (const v of values) if (!this.get(this.spec.keyOf(v))) this.put(v);
+  }
+  private load(): Map<string, T> {
+    if (!this.cache) {
+      const rows = this.db.prepare(`SELECT config_json FROM ${this.spec.table} ORDER BY ${this.spec.key}`).all() as { config_json: string }[];
+      this.cache = new Map(rows.map((r) => {
+        const v = this.spec.schema.parse(JSON.parse(r.config_json));
+        return [this.spec.keyOf(v), v] as const;
+      }));
+    }
+    return this.cache;
+  }
+}
+
+export class SettingsRepository {
+  readonly aeTitles: Collection<LocalAeTitle>;
+  readonly sources: Collection<Source>;
+  readonly destinations: Collection<Destination>;
+
+  constructor(db: Db) {
+    this.aeTitles = new Collection(db, { table: 'ae_titles', key: 'ae_title', schema: LocalAeTitleSchema, keyOf: (v) => v.aeTitle });
+    this.sources = new Collection(db, { table: 'sources', key: 'ae_title', schema: SourceSchema, keyOf: (v) => v.aeTitle });
+    this.destinations = new Collection(db, { table: 'destinations', key: 'name', schema: DestinationSchema, keyOf: (v) => v.name });
+  }
+
+  seed(config: { localAeTitles: LocalAeTitle[]; sources: Source[]; destinations: Destination[] }): void {
+    this.destinations.seed(config.destinations);
+    this.aeTitles.seed(config.localAeTitles);
+    this.sources.seed(config.sources);
+  }
+}
