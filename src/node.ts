@@ -12,6 +12,7 @@ import { SettingsRepository } from './store/settings-repository';
 import { createApp } from './admin/app';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
+import { webRoutes } from './admin/routes/web-routes';
 
 export interface NodeHandle {
   config: Config;
@@ -41,7 +42,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ready' });
   });
 
-  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings)] } });
+  const app = createApp({ token, logger, routes: { publicRouters: [health, webRoutes()], protectedRouters: [settingsRoutes(settings)] } });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

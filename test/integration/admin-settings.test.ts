@@ -63,3 +63,18 @@ describe('admin API: AE titles and sources', () => {
     }
   });
 });
+
+describe('admin web page', () => {
+  it('serves the page without a token; the page itself holds no data', async () => {
+    const node = await startTestNode();
+    try {
+      const r = await fetch(`http://127.0.0.1:${node.httpPort}/`);
+      assert.equal(r.status, 200);
+      const html = await r.text();
+      assert.match(html, /NPC AI node/);
+      assert.match(html, /RESEARCH USE ONLY/);
+    } finally {
+      await node.cleanup();
+    }
+  });
+});
