@@ -254,11 +254,20 @@ export class StudyAssembler extends EventEmitter {
 
   /** Arms the study's timer for its next decision time (coalesces a burst of instances into one decision). */
   private schedule(key: StudyKey): void {
-    const study = this.studies.get(key);
-    if (!study || study.state !== 'receiving') return;
     const k = keyString(key);
-    const { quietDue, forceDue } = deadlinesOf(study, this.completionOf(key.calledAeTitle));
-    this.arm(k, key, Math.max(Math.min(quietDue, forceDue), this.notBefore.get(k) ?? 0));
+    try {
+      const study = this.studies.get(key);
+      if (!study || study.state !== 'receiving') return;
+      const { quietDue, forceDue } = deadlinesOf(study, this.completionOf(key.calledAeTitle));
+      this.arm(k, key, Math.max(Math.min(quietDue, forceDue), this.notBefore.get(k) ?? 0));
+    } catch (err) {
+      // The instance is recorded; make sure a decision still happens.
+      this.logger?.error('study completion scheduling failed; deciding later', {
+        studyInstanceUid: key.studyInstanceUid,
+        error: String((err as Error)?.message ?? err),
+      });
+      this.arm(k, key, this.clock.now() + 5000);
+    }
   }
 
   private complete(study: StudyRecord, reason: CompletionReason, roles: Map<string, string>, missingRoles: string[]): void {

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { CompletionSchema, type CompletionConfig } from '../../../src/config/schema';
 import { openDatabase, type Db } from '../../../src/store/database';
 import { JobStore } from '../../../src/jobs/job-store';
-import { StudyAssembler, type JobCreatedEvent } from '../../../src/assemble/study-assembler';
+import { EventEmitter } from 'node:events';
+import { StudyAssembler, connectAssembler, type JobCreatedEvent } from '../../../src/assemble/study-assembler';
 import { createFallbackRoleResolver } from '../../../src/assemble/fallback-role-resolver';
 import type { SeriesRoleResolver } from '../../../src/assemble/series-roles';
 import { FakeClock } from '../../helpers/fake-clock';
@@ -273,6 +274,23 @@ describe('StudyAssembler', () => {
     assert.equal(r.assembler.pendingCount(), 1, 'the assembler keeps working after a bad event');
   });
 
+  it('still decides when reading the AE title settings fails once', () => {
+    let failures = 1;
+    r = rig();
+    const base = (r.assembler as unknown as { completionFor: (ae: string) => CompletionConfig }).completionFor;
+    (r.assembler as unknown as { completionFor: (ae: string) => CompletionConfig }).completionFor = (ae) => {
+      if (failures-- > 0) throw new Error('settings unreadable');
+      return base(ae);
+    };
+    r.send('t1', 1, { count: 1 });
+    assert.equal(r.assembler.pendingCount(), 1, 'a retry is armed');
+    r.send('t2', 2);
+    r.send('ce-t1', 3);
+    r.send('t1', 4);
+    r.clock.advance(21 * S);
+    assert.equal(analysisJobs(r).length, 1);
+  });
+
   it('stop() clears every timer so nothing completes afterwards', () => {
     r = rig();
     r.send('t1', 1);
@@ -409,5 +427,19 @@ describe('StudyAssembler', () => {
       assert.equal(job.history.at(-1)!.note, 'interrupted by a restart');
       assert.equal(analysisJobs(r).length, 1);
     });
+  });
+});
+
+describe('connectAssembler', () => {
+  it('forwards the store\'s stored events to the assembler until disconnected', () => {
+    const emitter = new EventEmitter();
+    const seen: InstanceStoredEvent[] = [];
+    const disconnect = connectAssembler(emitter, { onInstanceStored: (e) => seen.push(e) });
+    const ev = { instance: makeInstance({ studyInstanceUid: STUDY, seriesInstanceUid: '1.2.3', instanceNumber: 1, receivedAt: new Date(0).toISOString() }), duplicate: false, via: 'stow' as const };
+    emitter.emit('stored', ev);
+    disconnect();
+    emitter.emit('stored', ev);
+    assert.deepEqual(seen, [ev]);
+    assert.equal(emitter.listenerCount('stored'), 0);
   });
 });
