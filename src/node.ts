@@ -5,7 +5,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Router } from 'express';
-import type { Config } from './config/schema';
+import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
 import { openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
@@ -13,11 +13,21 @@ import { createApp } from './admin/app';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
 import { webRoutes } from './admin/routes/web-routes';
+import { JobStore } from './jobs/job-store';
+import { StudyAssembler } from './assemble/study-assembler';
+import { createFallbackRoleResolver } from './assemble/fallback-role-resolver';
+import { studyRoutes } from './admin/routes/study-routes';
+import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 
 export interface NodeHandle {
   config: Config;
   db: Db;
   settings: SettingsRepository;
+  jobs: JobStore;
+  /** Study completion; connect the instance store with connectAssembler(store, assembler). */
+  assembler: StudyAssembler;
+  /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry (e.g. delivery); read at request time. */
+  retryHandlers: RetryHandlers;
   logger: Logger;
   adminToken: string;
   httpPort: number;
@@ -34,6 +44,22 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
   if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
 
+  const jobs = new JobStore(db);
+  const requeued = jobs.requeueInterrupted();
+  if (requeued.length) logger.warn('jobs interrupted by a restart were re-queued', { jobIds: requeued });
+  const defaultCompletion = CompletionSchema.parse({});
+  const assembler = new StudyAssembler({
+    db,
+    jobs,
+    // FALLBACK until src/select's rule-based selector is wired in (same SeriesRoleResolver shape).
+    resolveRoles: createFallbackRoleResolver(),
+    completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
+    logger,
+  });
+  assembler.start();
+  /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry (delivery registers its own). */
+  const retryHandlers: RetryHandlers = {};
+
   const health = Router();
   health.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -42,7 +68,14 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ready' });
   });
 
-  const app = createApp({ token, logger, routes: { publicRouters: [health, webRoutes()], protectedRouters: [settingsRoutes(settings)] } });
+  const app = createApp({
+    token,
+    logger,
+    routes: {
+      publicRouters: [health, webRoutes()],
+      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers })],
+    },
+  });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -56,6 +89,9 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     config,
     db,
     settings,
+    jobs,
+    assembler,
+    retryHandlers,
     logger,
     adminToken: token,
     httpPort,
@@ -65,6 +101,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
       stopped = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      assembler.stop();
       db.close();
     },
   };

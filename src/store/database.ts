@@ -95,6 +95,16 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 10,
+    name: 'jobs-supersession',
+    sql: `
+      -- Set on an analysis job (and its pending children) when a re-analysis of the same study replaces it;
+      -- holds the id of the replacing analysis job. See docs/study-completion.md.
+      ALTER TABLE jobs ADD COLUMN superseded_by INTEGER;
+      CREATE INDEX jobs_parent ON jobs(parent_job_id);
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */

@@ -1,0 +1,451 @@
+/**
+ * Study completion: groups stored instances by StudyInstanceUID per called (local) AE title and decides
+ * when a study is complete (required series roles present and no instance for quietSeconds, or
+ * forceCompleteSeconds after the last instance). Completion and the creation of the study generation's
+ * one analysis job happen in one SQLite transaction. State machine, timers, restart and re-analysis:
+ * docs/study-completion.md.
+ */
+import { EventEmitter } from 'node:events';
+import type { CompletionConfig } from '../config/schema';
+import type { Logger } from '../logging/logger';
+import type { Db } from '../store/database';
+import type { InstanceStoredEvent } from '../store/instance-types';
+import type { Job, JobStore } from '../jobs/job-store';
+import type { SeriesRoleResolver } from './series-roles';
+import { StudyRepository, type CompletionReason, type StudyKey, type StudyRecord } from './study-repository';
+
+/** Time and timers, injectable so tests run without sleeping. */
+export interface AssemblerClock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
+export const systemClock: AssemblerClock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  },
+  clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+/** setTimeout's largest delay; longer waits re-arm when they fire. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface StudyAssemblerOptions {
+  db: Db;
+  jobs: JobStore;
+  resolveRoles: SeriesRoleResolver;
+  /** Completion settings of a local AE title (read at each decision, so API changes apply at once). */
+  completionFor: (calledAeTitle: string) => CompletionConfig;
+  logger?: Logger;
+  clock?: AssemblerClock;
+  /**
+   * After a restart, studies still receiving are not decided before this many seconds have passed, so
+   * senders whose associations the outage broke can resume first. Default: the AE title's quietSeconds.
+   * 0 decides at once (a study whose deadline passed while the node was down completes immediately).
+   */
+  restartGraceSeconds?: number;
+}
+
+/** The analysis job payload written at completion. */
+export interface AnalysisJobPayload {
+  studyInstanceUid: string;
+  calledAeTitle: string;
+  callingAeTitle: string;
+  generation: number;
+  reason: CompletionReason;
+  trigger: 'initial' | 'late-instances';
+  /** Role -> SeriesInstanceUID as the resolver saw it at completion (the analysis re-selects from the store). */
+  roles: Record<string, string>;
+  missingRoles: string[];
+  seriesCount: number;
+  instanceCount: number;
+  /** Id of the analysis job whose results this one replaces (also in parent_job_id), or null. */
+  supersedesJobId: number | null;
+}
+
+export interface JobCreatedEvent {
+  job: Job;
+  study: StudyRecord;
+  reason: CompletionReason;
+  /** Ids of earlier jobs (analyses and their pending children) marked superseded by this one. */
+  supersededJobIds: number[];
+}
+
+export interface StudyCompletionStatus {
+  roles: Record<string, string>;
+  missingRoles: string[];
+  requiredRoles: string[];
+  /** When the assembler will next decide (ISO), while the study is receiving. */
+  nextDecisionAt: string | null;
+  quietDeadline: string | null;
+  forceDeadline: string | null;
+}
+
+export type Decision = 'completed' | 'waiting' | 'not-receiving';
+
+interface Timer {
+  handle: unknown;
+  dueAt: number;
+}
+
+export class StudyAssembler extends EventEmitter {
+  readonly studies: StudyRepository;
+  private readonly jobs: JobStore;
+  private readonly resolveRoles: SeriesRoleResolver;
+  private readonly completionFor: (calledAeTitle: string) => CompletionConfig;
+  private readonly logger: Logger | undefined;
+  private readonly clock: AssemblerClock;
+  private readonly restartGraceSeconds: number | undefined;
+  private readonly timers = new Map<string, Timer>();
+  /** Earliest decision time per study after a restart (the grace period). */
+  private readonly notBefore = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly opts: StudyAssemblerOptions) {
+    super();
+    this.studies = new StudyRepository(opts.db);
+    this.jobs = opts.jobs;
+    this.resolveRoles = opts.resolveRoles;
+    this.completionFor = opts.completionFor;
+    this.logger = opts.logger;
+    this.clock = opts.clock ?? systemClock;
+    this.restartGraceSeconds = opts.restartGraceSeconds;
+  }
+
+  /**
+   * Notification from the store after an instance was durably stored and indexed. Never throws: an
+   * observer cannot change what the sender was answered; failures are logged.
+   */
+  onInstanceStored(ev: InstanceStoredEvent): void {
+    try {
+      this.record(ev);
+    } catch (err) {
+      this.logger?.error('study assembler: instance event failed', {
+        studyInstanceUid: ev.instance?.studyInstanceUid,
+        error: String((err as Error)?.message ?? err),
+      });
+    }
+  }
+
+  /**
+   * Rebuilds state and timers from the store after a (re)start: repairs what a crash between steps can
+   * leave behind, then arms a timer for every study still receiving (see docs/study-completion.md).
+   */
+  start(): void {
+    this.stopped = false;
+    const startedAt = this.clock.now();
+    this.opts.db.transaction(() => this.reconcile())();
+    for (const study of this.studies.listByState('receiving')) {
+      const key = keyOf(study);
+      const grace = this.restartGraceSeconds ?? this.completionOf(study.calledAeTitle).quietSeconds;
+      if (grace > 0) this.notBefore.set(keyString(key), startedAt + grace * 1000);
+      this.decideSafely(key);
+    }
+  }
+
+  /** Clears every timer; state stays in the store and start() picks it up again. */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) this.clock.clearTimeout(t.handle);
+    this.timers.clear();
+    this.notBefore.clear();
+  }
+
+  /** Studies with an armed timer (for health and tests). */
+  pendingCount(): number {
+    return this.timers.size;
+  }
+
+  /**
+   * Decides one study now: complete it (creating its analysis job) when it is due, otherwise (re)arm
+   * its timer for the next decision.
+   */
+  decide(key: StudyKey): Decision {
+    const k = keyString(key);
+    this.clearTimer(k);
+    const study = this.studies.get(key);
+    if (!study || study.state !== 'receiving') {
+      this.notBefore.delete(k);
+      return 'not-receiving';
+    }
+    const cfg = this.completionOf(key.calledAeTitle);
+    const now = this.clock.now();
+    const { quietDue, forceDue } = deadlinesOf(study, cfg);
+    const floor = this.notBefore.get(k) ?? 0;
+    const firstDue = Math.max(Math.min(quietDue, forceDue), floor);
+    if (now < firstDue) {
+      this.arm(k, key, firstDue);
+      return 'waiting';
+    }
+    const { roles, missingRoles } = this.rolesOf(key, cfg);
+    let reason: CompletionReason | undefined;
+    if (missingRoles.length === 0 && now >= quietDue) reason = 'quiet';
+    else if (now >= forceDue) reason = 'forced';
+    if (!reason) {
+      this.arm(k, key, Math.max(forceDue, floor));
+      return 'waiting';
+    }
+    this.notBefore.delete(k);
+    this.complete(study, reason, roles, missingRoles);
+    return 'completed';
+  }
+
+  /** Roles found so far and the timer deadlines of one study reception (for the admin API). */
+  completionStatus(key: StudyKey): StudyCompletionStatus | undefined {
+    const study = this.studies.get(key);
+    if (!study) return undefined;
+    const cfg = this.completionOf(key.calledAeTitle);
+    const { roles, missingRoles } = this.rolesOf(key, cfg);
+    const receiving = study.state === 'receiving';
+    const { quietDue, forceDue } = deadlinesOf(study, cfg);
+    const timer = this.timers.get(keyString(key));
+    return {
+      roles: Object.fromEntries(roles),
+      missingRoles,
+      requiredRoles: [...cfg.requiredSeries],
+      nextDecisionAt: receiving && timer ? new Date(timer.dueAt).toISOString() : null,
+      quietDeadline: receiving ? new Date(quietDue).toISOString() : null,
+      forceDeadline: receiving ? new Date(forceDue).toISOString() : null,
+    };
+  }
+
+  private record(ev: InstanceStoredEvent): void {
+    const i = ev.instance;
+    const key: StudyKey = { studyInstanceUid: i.studyInstanceUid, calledAeTitle: i.calledAeTitle };
+    const nowIso = new Date(this.clock.now()).toISOString();
+    const patientId = typeof i.header?.PatientID === 'string' && i.header.PatientID !== '' ? i.header.PatientID : null;
+    const receiving = this.opts.db.transaction((): boolean => {
+      const study = this.studies.get(key);
+      if (!study) {
+        this.studies.insertReceiving({
+          ...key,
+          callingAeTitle: i.callingAeTitle,
+          patientId,
+          firstReceivedAt: nowIso,
+          lastReceivedAt: nowIso,
+          generation: 0,
+        });
+        return true;
+      }
+      if (study.state === 'receiving') {
+        this.studies.touch(key, nowIso, patientId);
+        return true;
+      }
+      // Complete: only new content reopens it. A duplicate changes nothing; an instance indexed before the
+      // completion decision (its event merely arrived late) was already part of that decision.
+      if (ev.duplicate) return false;
+      const receivedAt = Date.parse(i.receivedAt);
+      if (study.completedAt && Number.isFinite(receivedAt) && receivedAt <= Date.parse(study.completedAt)) return false;
+      this.studies.reopen(key, nowIso, study.generation);
+      this.logger?.info('late instance reopens a complete study for re-analysis', {
+        studyInstanceUid: key.studyInstanceUid,
+        calledAeTitle: key.calledAeTitle,
+        generation: study.generation + 1,
+      });
+      return true;
+    })();
+    if (receiving) this.schedule(key);
+  }
+
+  /** Arms the study's timer for its next decision time (coalesces a burst of instances into one decision). */
+  private schedule(key: StudyKey): void {
+    const k = keyString(key);
+    try {
+      const study = this.studies.get(key);
+      if (!study || study.state !== 'receiving') return;
+      const { quietDue, forceDue } = deadlinesOf(study, this.completionOf(key.calledAeTitle));
+      this.arm(k, key, Math.max(Math.min(quietDue, forceDue), this.notBefore.get(k) ?? 0));
+    } catch (err) {
+      // The instance is recorded; make sure a decision still happens.
+      this.logger?.error('study completion scheduling failed; deciding later', {
+        studyInstanceUid: key.studyInstanceUid,
+        error: String((err as Error)?.message ?? err),
+      });
+      this.arm(k, key, this.clock.now() + 5000);
+    }
+  }
+
+  private complete(study: StudyRecord, reason: CompletionReason, roles: Map<string, string>, missingRoles: string[]): void {
+    const key = keyOf(study);
+    const at = new Date(this.clock.now()).toISOString();
+    const outcome = this.opts.db.transaction(() => {
+      const current = this.studies.get(key);
+      if (!current || current.state !== 'receiving' || current.generation !== study.generation) return undefined;
+      const existing = this.jobs.findAnalysisJob(key.studyInstanceUid, key.calledAeTitle, current.generation);
+      let job: Job;
+      let supersededJobIds: number[] = [];
+      if (existing) {
+        job = existing; // created before a crash left the study row behind: complete it, create nothing
+      } else {
+        const parent = this.jobs.findPreviousAnalysisJob(key.studyInstanceUid, key.calledAeTitle, current.generation);
+        const series = this.studies.seriesOf(key);
+        const payload: AnalysisJobPayload = {
+          studyInstanceUid: key.studyInstanceUid,
+          calledAeTitle: key.calledAeTitle,
+          callingAeTitle: current.callingAeTitle,
+          generation: current.generation,
+          reason,
+          trigger: current.generation === 0 ? 'initial' : 'late-instances',
+          roles: Object.fromEntries(roles),
+          missingRoles,
+          seriesCount: series.length,
+          instanceCount: series.reduce((n, s) => n + s.instanceCount, 0),
+          supersedesJobId: parent?.id ?? null,
+        };
+        job = this.jobs.createAnalysisJob({
+          studyInstanceUid: key.studyInstanceUid,
+          calledAeTitle: key.calledAeTitle,
+          generation: current.generation,
+          parentJobId: parent?.id ?? null,
+          payload,
+          note: `study complete (${reason}${current.generation > 0 ? ', re-analysis after late instances' : ''})`,
+        });
+        supersededJobIds = this.jobs.supersedeEarlierAnalyses(key.studyInstanceUid, key.calledAeTitle, current.generation, job.id);
+      }
+      this.studies.markComplete(key, current.generation, at, reason);
+      return { job, created: !existing, supersededJobIds, study: this.studies.get(key)! };
+    })();
+    if (!outcome) return;
+    this.logger?.info('study complete', {
+      studyInstanceUid: key.studyInstanceUid,
+      calledAeTitle: key.calledAeTitle,
+      generation: study.generation,
+      reason,
+      jobId: outcome.job.id,
+      missingRoles,
+      superseded: outcome.supersededJobIds,
+    });
+    if (!outcome.created) return;
+    const event: JobCreatedEvent = { job: outcome.job, study: outcome.study, reason, supersededJobIds: outcome.supersededJobIds };
+    try {
+      this.emit('job-created', event);
+    } catch (err) {
+      this.logger?.error('job-created listener failed', { jobId: outcome.job.id, error: String((err as Error)?.message ?? err) });
+    }
+  }
+
+  /**
+   * Repairs the store after a crash (all in one transaction):
+   * 1. a receiving study whose current generation already has its analysis job is marked complete;
+   * 2. instances indexed without their event being handled: a missing study row is created, a receiving
+   *    study's last_received_at moves forward, a complete study with instances received after its
+   *    completion is reopened with generation + 1.
+   */
+  private reconcile(): void {
+    for (const study of this.studies.listByState('receiving')) {
+      const job = this.jobs.findAnalysisJob(study.studyInstanceUid, study.calledAeTitle, study.generation);
+      if (!job) continue;
+      const reason = (job.payload as Partial<AnalysisJobPayload> | null)?.reason === 'forced' ? 'forced' : 'quiet';
+      this.studies.markComplete(keyOf(study), study.generation, job.createdAt, reason);
+      this.logger?.warn('restart: study had its analysis job but was still receiving; marked complete', {
+        studyInstanceUid: study.studyInstanceUid,
+        jobId: job.id,
+      });
+    }
+    for (const agg of this.studies.instanceAggregates()) {
+      const key = keyOf(agg);
+      const last = isoOrUndefined(agg.lastReceivedAt);
+      const study = this.studies.get(key);
+      if (!study) {
+        const first = isoOrUndefined(agg.firstReceivedAt) ?? new Date(this.clock.now()).toISOString();
+        this.studies.insertReceiving({ ...key, callingAeTitle: agg.callingAeTitle, patientId: agg.patientId, firstReceivedAt: first, lastReceivedAt: last ?? first, generation: 0 });
+        this.logger?.warn('restart: indexed instances without a study row; study created', { studyInstanceUid: key.studyInstanceUid });
+        continue;
+      }
+      if (!last) continue;
+      if (study.state === 'receiving') {
+        this.studies.touch(key, last, agg.patientId);
+      } else if (study.completedAt && Date.parse(last) > Date.parse(study.completedAt)) {
+        this.studies.reopen(key, last, study.generation);
+        this.logger?.warn('restart: instances received after completion were not yet handled; study reopened', {
+          studyInstanceUid: key.studyInstanceUid,
+          generation: study.generation + 1,
+        });
+      }
+    }
+  }
+
+  private rolesOf(key: StudyKey, cfg: CompletionConfig): { roles: Map<string, string>; missingRoles: string[] } {
+    let roles: Map<string, string>;
+    try {
+      roles = this.resolveRoles(this.studies.seriesHeadersOf(key));
+    } catch (err) {
+      this.logger?.error('series role resolver failed; the study waits for force-complete', {
+        studyInstanceUid: key.studyInstanceUid,
+        error: String((err as Error)?.message ?? err),
+      });
+      roles = new Map();
+    }
+    return { roles, missingRoles: cfg.requiredSeries.filter((r) => !roles.has(r)) };
+  }
+
+  private completionOf(calledAeTitle: string): CompletionConfig {
+    return this.completionFor(calledAeTitle);
+  }
+
+  private decideSafely(key: StudyKey): void {
+    if (this.stopped) return;
+    try {
+      this.decide(key);
+    } catch (err) {
+      this.logger?.error('study completion decision failed; retrying later', {
+        studyInstanceUid: key.studyInstanceUid,
+        error: String((err as Error)?.message ?? err),
+      });
+      this.arm(keyString(key), key, this.clock.now() + 5000);
+    }
+  }
+
+  private arm(k: string, key: StudyKey, dueAt: number): void {
+    if (this.stopped) return;
+    this.clearTimer(k);
+    const delay = Math.min(Math.max(0, dueAt - this.clock.now()), MAX_TIMER_MS);
+    const handle = this.clock.setTimeout(() => {
+      if (this.timers.get(k)?.handle !== handle) return;
+      this.timers.delete(k);
+      this.decideSafely(key);
+    }, delay);
+    this.timers.set(k, { handle, dueAt });
+  }
+
+  private clearTimer(k: string): void {
+    const t = this.timers.get(k);
+    if (t) this.clock.clearTimeout(t.handle);
+    this.timers.delete(k);
+  }
+}
+
+/**
+ * Subscribes an assembler to a store's 'stored' events (the InstanceStore from src/store emits them).
+ * Returns the function that unsubscribes.
+ */
+export function connectAssembler(emitter: EventEmitter, assembler: Pick<StudyAssembler, 'onInstanceStored'>): () => void {
+  const listener = (ev: InstanceStoredEvent) => assembler.onInstanceStored(ev);
+  emitter.on('stored', listener);
+  return () => emitter.off('stored', listener);
+}
+
+function deadlinesOf(study: StudyRecord, cfg: CompletionConfig): { quietDue: number; forceDue: number } {
+  const last = Date.parse(study.lastReceivedAt);
+  const base = Number.isFinite(last) ? last : 0;
+  return { quietDue: base + cfg.quietSeconds * 1000, forceDue: base + cfg.forceCompleteSeconds * 1000 };
+}
+
+function keyOf(k: StudyKey): StudyKey {
+  return { studyInstanceUid: k.studyInstanceUid, calledAeTitle: k.calledAeTitle };
+}
+
+function keyString(k: StudyKey): string {
+  return `${k.calledAeTitle}\u0000${k.studyInstanceUid}`;
+}
+
+function isoOrUndefined(s: string | null | undefined): string | undefined {
+  if (!s) return undefined;
+  const t = Date.parse(s);
+  return Number.isFinite(t) ? new Date(t).toISOString() : undefined;
+}
