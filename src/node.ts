@@ -12,11 +12,18 @@ import { SettingsRepository } from './store/settings-repository';
 import { createApp } from './admin/app';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
+import { ModelRegistry } from './infer/model-registry';
+import { ClinicalRepository } from './store/clinical-repository';
+import { clinicalRoutes } from './admin/routes/clinical-routes';
+import { modelRoutes } from './admin/routes/model-routes';
 
 export interface NodeHandle {
   config: Config;
   db: Db;
   settings: SettingsRepository;
+  /** Loaded, validated models with warm sessions. */
+  models: ModelRegistry;
+  clinical: ClinicalRepository;
   logger: Logger;
   adminToken: string;
   httpPort: number;
@@ -27,7 +34,10 @@ export interface NodeHandle {
 
 export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
   const logger = opts.logger ?? createLogger(config.logging.level);
+  // Models first: a bad model stops startup (ModelRegistryError names each problem) before anything listens.
+  const models = await ModelRegistry.load(config.models, logger);
   const db = openDatabase(config.dataDir);
+  const clinical = new ClinicalRepository(db);
   const settings = new SettingsRepository(db);
   settings.seed(config);
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
@@ -38,10 +48,11 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ok' });
   });
   health.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready' });
+    // Ready means: the node can receive and store. With no models it still is, and says analyses cannot run.
+    res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
   });
 
-  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings)] } });
+  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings), modelRoutes(models), clinicalRoutes(clinical)] } });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -55,6 +66,8 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     config,
     db,
     settings,
+    models,
+    clinical,
     logger,
     adminToken: token,
     httpPort,
@@ -64,6 +77,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
       stopped = true;
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await models.close();
       db.close();
     },
   };
