@@ -18,6 +18,10 @@ import { StudyAssembler } from './assemble/study-assembler';
 import { createFallbackRoleResolver } from './assemble/fallback-role-resolver';
 import { studyRoutes } from './admin/routes/study-routes';
 import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
+import { ModelRegistry } from './infer/model-registry';
+import { ClinicalRepository } from './store/clinical-repository';
+import { clinicalRoutes } from './admin/routes/clinical-routes';
+import { modelRoutes } from './admin/routes/model-routes';
 
 export interface NodeHandle {
   config: Config;
@@ -28,6 +32,9 @@ export interface NodeHandle {
   assembler: StudyAssembler;
   /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry (e.g. delivery); read at request time. */
   retryHandlers: RetryHandlers;
+  /** Loaded, validated models with warm sessions. */
+  models: ModelRegistry;
+  clinical: ClinicalRepository;
   logger: Logger;
   adminToken: string;
   httpPort: number;
@@ -38,7 +45,10 @@ export interface NodeHandle {
 
 export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
   const logger = opts.logger ?? createLogger(config.logging.level);
+  // Models first: a bad model stops startup (ModelRegistryError names each problem) before anything listens.
+  const models = await ModelRegistry.load(config.models, logger);
   const db = openDatabase(config.dataDir);
+  const clinical = new ClinicalRepository(db);
   const settings = new SettingsRepository(db);
   settings.seed(config);
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
@@ -65,7 +75,8 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ok' });
   });
   health.get('/readyz', (_req, res) => {
-    res.json({ status: 'ready' });
+    // Ready means: the node can receive and store. With no models it still is, and says analyses cannot run.
+    res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
   });
 
   const app = createApp({
@@ -73,7 +84,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     logger,
     routes: {
       publicRouters: [health, webRoutes()],
-      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers })],
+      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers }), modelRoutes(models), clinicalRoutes(clinical)],
     },
   });
   const server = http.createServer(app);
@@ -92,6 +103,8 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     jobs,
     assembler,
     retryHandlers,
+    models,
+    clinical,
     logger,
     adminToken: token,
     httpPort,
@@ -102,6 +115,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
       assembler.stop();
+      await models.close();
       db.close();
     },
   };

@@ -103,5 +103,7 @@ export interface AssessedResult extends ResultCommon {
   sliceScores: SliceScore[];
   /** Sub-results, e.g. residual: { ccrt: 0.21, icCcrt: 0.35 }. */
   components?: Record<string, number>;
+  /** Plain-language notes for the report, e.g. "image only: N stage, EBV-DNA not known". */
+  notes?: string[];
   timings: Record<string, number>;
 }

@@ -1,0 +1,59 @@
+/**
+ * Residual tumour after CCRT and after IC + CCRT (paper 002): each model's patient-level mean probability of
+ * residual tumour over the patient's tumour slices, residual predicted when >= its cut-off, then the
+ * recommendation rule (CCRT, IC+CCRT or individual-based intensified treatment, IBT).
+ */
+import { recommendTreatment, softVoteBinary } from './aggregation';
+import type { AnalysisContext, LocalisationOutcome } from './context';
+import { NotAssessable, scoreModel, type ModelScores } from './model-scoring';
+import { assessed, fromScores, notAssessable } from './result-builder';
+import type { AnalysisResult } from './types';
+
+const RECOMMENDATION_TEXT = {
+  CCRT: 'CCRT recommended (no residual tumour predicted after CCRT)',
+  'IC+CCRT': 'IC + CCRT recommended (residual predicted after CCRT, none after IC + CCRT)',
+  IBT: 'Individual-based intensified treatment (residual tumour predicted after both CCRT and IC + CCRT)',
+} as const;
+
+export async function analyseResidual(ctx: AnalysisContext, loc: LocalisationOutcome): Promise<AnalysisResult> {
+  const started = performance.now();
+  const ccrtModels = ctx.models.byTask('residual-ccrt');
+  const icModels = ctx.models.byTask('residual-ic-ccrt');
+  const missing = [!ccrtModels.length && 'CCRT', !icModels.length && 'IC + CCRT'].filter(Boolean);
+  if (missing.length) return notAssessable('residual', ctx.studyInstanceUid, `no residual-tumour model loaded for ${missing.join(' and ')} (the recommendation needs both)`);
+  if (!loc.ok) return notAssessable('residual', ctx.studyInstanceUid, loc.reason);
+  try {
+    const run = async (models: typeof ccrtModels) => {
+      const out: ModelScores[] = [];
+      for (const m of models) {
+        out.push(await scoreModel(m, { volumes: ctx.volumes, localisation: loc.result, preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, computeCams: ctx.computeCams }));
+      }
+      return out;
+    };
+    const ccrt = await run(ccrtModels);
+    const ic = await run(icModels);
+    const pCcrt = softVoteBinary(ccrt.map((s) => s.probability));
+    const pIc = softVoteBinary(ic.map((s) => s.probability));
+    const cutCcrt = ccrtModels[0]!.manifest.cutoff!.value;
+    const cutIc = icModels[0]!.manifest.cutoff!.value;
+    const value = recommendTreatment(pCcrt >= cutCcrt, pIc >= cutIc);
+    const probability = value === 'CCRT' ? pCcrt : value === 'IC+CCRT' ? pIc : Math.min(pCcrt, pIc);
+    return assessed('residual', ctx.studyInstanceUid, {
+      value,
+      valueText: RECOMMENDATION_TEXT[value],
+      probability,
+      clinicalCovariatesUsed: false,
+      clinicalVariables: [],
+      ...fromScores([...ccrt, ...ic]),
+      components: { ccrt: pCcrt, icCcrt: pIc, ccrtCutoff: cutCcrt, icCcrtCutoff: cutIc },
+      notes: [
+        `probability of residual tumour after CCRT ${pCcrt.toFixed(3)} (cut-off ${cutCcrt}), after IC + CCRT ${pIc.toFixed(3)} (cut-off ${cutIc})`,
+        'probability shown: residual tumour under the recommended regimen (for IBT: the lower of the two)',
+      ],
+      timings: { localisationMs: loc.result.timingMs, totalMs: performance.now() - started },
+    });
+  } catch (e) {
+    if (e instanceof NotAssessable) return notAssessable('residual', ctx.studyInstanceUid, e.reason);
+    throw e;
+  }
+}

@@ -1,0 +1,88 @@
+/** Builds AnalysisResult objects from model scores: the common fields, inputs used, key images with CAMs. */
+import { mean } from './aggregation';
+import { meanCamMaps } from './cam';
+import type { ModelScores } from './model-scoring';
+import {
+  RESEARCH_USE_STATEMENT,
+  type AnalysisId,
+  type AssessedResult,
+  type CamMap,
+  type ImageRef,
+  type NotAssessableResult,
+  type PixelBox,
+} from './types';
+
+export const ANALYSIS_TITLES: Record<AnalysisId, string> = {
+  stage: 'AJCC stage III vs IVa',
+  dmfs: 'Distant-metastasis-free survival (DMFS) risk',
+  msom: 'Metachronous single-organ metastasis (MSOM) risk',
+  residual: 'Residual tumour after CCRT and after IC + CCRT, and treatment recommendation',
+  progression: 'Progression risk from pre- and post-treatment MR',
+};
+
+export function notAssessable(analysis: AnalysisId, studyInstanceUid: string, reason: string): NotAssessableResult {
+  return {
+    analysis,
+    title: ANALYSIS_TITLES[analysis],
+    studyInstanceUid,
+    researchUseOnly: true,
+    statement: RESEARCH_USE_STATEMENT,
+    assessable: false,
+    reason,
+  };
+}
+
+const imageKey = (i: ImageRef) => `${i.sopInstanceUid}#${i.frameNumber ?? 1}`;
+
+/**
+ * The parts of a result that come from the scores of the contributing models: model identities, series and
+ * images used, per-slice scores (mean over the models that scored the slice: a per-slice soft vote), and key
+ * images with their ROI and CAM (the mean of the models' maps of that slice).
+ */
+export function fromScores(scores: ModelScores[]): Pick<AssessedResult, 'models' | 'inputs' | 'keyImages' | 'sliceScores'> {
+  const series = new Map<string, { role: string; seriesInstanceUid: string; seriesDescription?: string }>();
+  const bySlice = new Map<string, { image: ImageRef; probs: number[]; cams: CamMap[]; region?: PixelBox }>();
+  for (const s of scores) {
+    for (const { role, volume } of s.series) {
+      const key = `${role}|${volume.seriesInstanceUid}`;
+      if (!series.has(key)) {
+        series.set(key, { role, seriesInstanceUid: volume.seriesInstanceUid, ...(volume.seriesDescription ? { seriesDescription: volume.seriesDescription } : {}) });
+      }
+    }
+    for (const sl of s.slices) {
+      const k = imageKey(sl.slice.image);
+      const e = bySlice.get(k) ?? { image: sl.slice.image, probs: [], cams: [] };
+      e.probs.push(sl.probability);
+      if (sl.cam) e.cams.push(sl.cam);
+      if (sl.roi && !e.region) e.region = sl.roi;
+      bySlice.set(k, e);
+    }
+  }
+  const entries = [...bySlice.values()];
+  return {
+    models: scores.map((s) => s.model),
+    inputs: { series: [...series.values()], images: entries.map((e) => e.image) },
+    sliceScores: entries.map((e) => ({ image: e.image, probability: mean(e.probs) })),
+    keyImages: entries.map((e) => ({
+      image: e.image,
+      ...(e.region ? { region: e.region } : {}),
+      ...(e.cams.length ? { cam: meanCamMaps(e.cams, e.cams.length > 1 ? `mean of ${e.cams.length} models' CAMs: ${e.cams.map((c) => c.method).join('; ')}` : e.cams[0]!.method) } : {}),
+    })),
+  };
+}
+
+export function assessed(
+  analysis: AnalysisId,
+  studyInstanceUid: string,
+  fields: Omit<AssessedResult, 'analysis' | 'title' | 'studyInstanceUid' | 'researchUseOnly' | 'statement' | 'assessable'>,
+): AssessedResult {
+  return {
+    analysis,
+    title: ANALYSIS_TITLES[analysis],
+    studyInstanceUid,
+    researchUseOnly: true,
+    statement: RESEARCH_USE_STATEMENT,
+    assessable: true,
+    ...fields,
+  };
+}

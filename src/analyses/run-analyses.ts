@@ -1,0 +1,64 @@
+/**
+ * Orchestration: localise GTV and GTVln once per study, then run each enabled analysis on the selected
+ * volumes, the models, the patient's clinical covariates and (for progression) the patient's other study.
+ * Every enabled analysis yields a result: assessed, or not assessable with the reason in plain words.
+ */
+import type { Volume } from '../prepare/volume-types';
+import { analyseDmfs } from './dmfs';
+import type { AnalysisContext, LocalisationOutcome } from './context';
+import { localise, type LocalisationResult } from './localisation';
+import { analyseMsom } from './msom';
+import { analyseProgression } from './progression';
+import { analyseResidual } from './residual';
+import { notAssessable } from './result-builder';
+import { analyseStage } from './stage';
+import type { AnalysisId, AnalysisResult } from './types';
+
+export interface AnalysesOutcome {
+  localisation?: LocalisationResult;
+  results: AnalysisResult[];
+}
+
+/** Localises on the localiser's role (usually ce-t1) of `volumes`. */
+export async function localiseStudy(ctx: Pick<AnalysisContext, 'models' | 'preparer'>, volumes: Record<string, Volume>): Promise<LocalisationOutcome> {
+  const localisers = ctx.models.byTask('localiser');
+  if (!localisers.length) return { ok: false, reason: 'no localiser model loaded (tumour and nodes cannot be found)' };
+  const model = localisers[0]!;
+  const input = model.manifest.inputs.find((i) => i.kind === 'image');
+  const role = input && input.kind === 'image' ? input.roles[0]! : 'ce-t1';
+  const volume = volumes[role];
+  if (!volume) return { ok: false, reason: `no ${role} series (the localiser needs it to find tumour and nodes)` };
+  const result = await localise(model, volume, ctx.preparer, ctx.models.options.batchSize);
+  if (!result.slices.some((s) => s.detections.length)) return { ok: false, reason: `no tumour or node found by the localiser on the ${role} series` };
+  return { ok: true, result };
+}
+
+export async function runAnalyses(ctx: AnalysisContext, analyses: readonly AnalysisId[]): Promise<AnalysesOutcome> {
+  const loc = await localiseStudy(ctx, ctx.volumes);
+  const results: AnalysisResult[] = [];
+  for (const id of analyses) {
+    try {
+      switch (id) {
+        case 'stage':
+          results.push(await analyseStage(ctx, loc));
+          break;
+        case 'dmfs':
+          results.push(await analyseDmfs(ctx, loc));
+          break;
+        case 'msom':
+          results.push(await analyseMsom(ctx, loc));
+          break;
+        case 'residual':
+          results.push(await analyseResidual(ctx, loc));
+          break;
+        case 'progression':
+          results.push(await analyseProgression(ctx, loc, (v) => localiseStudy(ctx, v)));
+          break;
+      }
+    } catch (e) {
+      // A fault in one analysis (e.g. a model/preparation mismatch) must not cost the others their results.
+      results.push(notAssessable(id, ctx.studyInstanceUid, `analysis failed: ${(e as Error).message}`));
+    }
+  }
+  return { ...(loc.ok ? { localisation: loc.result } : {}), results };
+}
