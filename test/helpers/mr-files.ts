@@ -98,6 +98,7 @@ export function writeMrFile(path: string, spec: MrFileSpec): void {
     });
   }
   ds.PixelData = [pixelBytes(spec)];
+  ds._vrMap = { PixelData: bits === 8 ? 'OB' : 'OW' };
   const meta = {
     FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
     MediaStorageSOPClassUID: ds.SOPClassUID,
@@ -107,8 +108,5 @@ export function writeMrFile(path: string, spec: MrFileSpec): void {
   };
   const dict = new dcmjsData.DicomDict(dcmjsData.DicomMetaDictionary.denaturalizeDataset(meta));
   dict.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(ds);
-  // PixelData must be OW for 16 bits, OB for 8 bits.
-  const px = dict.dict['7FE00010'];
-  if (px) px.vr = bits === 8 ? 'OB' : 'OW';
   writeFileSync(path, Buffer.from(dict.write()));
 }
