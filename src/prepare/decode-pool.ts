@@ -48,8 +48,12 @@ export class WorkerPool {
     return this.run({ type: 'decode', path: filePath }) as Promise<DecodedInstance>;
   }
 
-  prepare(slices: SliceInput[], steps: PreparationStep[], regions: (SliceRegions | undefined)[], volumeRanges?: ([number, number] | undefined)[]): Promise<PreparedSlice[]> {
-    return this.run({ type: 'prepare', slices, steps, regions, volumeRanges }) as Promise<PreparedSlice[]>;
+  /**
+   * Prepare slices[indices[k]] with regions[k] in a worker; intensity ranges of volume-scoped normalize
+   * steps are computed there from all `slices` (the whole series).
+   */
+  prepare(slices: SliceInput[], indices: number[], steps: PreparationStep[], regions: (SliceRegions | undefined)[]): Promise<PreparedSlice[]> {
+    return this.run({ type: 'prepare', slices, indices, steps, regions }) as Promise<PreparedSlice[]>;
   }
 
   async close(): Promise<void> {

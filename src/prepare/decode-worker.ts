@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { readFrames } from './read-frames';
-import { prepareSlice } from './pipeline';
+import { prepareSlice, volumeIntensityRanges } from './pipeline';
 import type { PoolRequest, PoolResponse } from './pool-protocol';
 
 if (!parentPort) throw new Error('decode-worker.ts must run as a worker thread');
@@ -17,7 +17,8 @@ async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: Ar
     const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     return { result: decoded, transfer: decoded.frames.map((f) => f.pixels.buffer as ArrayBuffer) };
   }
-  const out = req.slices.map((s, i) => prepareSlice(s, req.steps, req.regions[i], { volumeRanges: req.volumeRanges }));
+  const volumeRanges = volumeIntensityRanges(req.slices, req.steps);
+  const out = req.indices.map((i, k) => prepareSlice(req.slices[i]!, req.steps, req.regions[k], { volumeRanges }));
   return { result: out, transfer: out.map((o) => o.pixels.buffer as ArrayBuffer) };
 }
 

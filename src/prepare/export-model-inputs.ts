@@ -44,16 +44,15 @@ export async function exportModelInputs(
   const usable = usableSlices(volume, regionsPerSlice, steps);
   const indices = options.sliceIndices ? options.sliceIndices.filter((i) => usable.includes(i)) : usable;
   // Volume-scoped intensity ranges come from the whole series, whichever slices are prepared.
-  const volumeRanges = volumeIntensityRanges(volume.slices, steps);
   const slices = indices.map((i) => volume.slices[i]!);
   const regions = indices.map((i) => regionsPerSlice[i]);
-  const tensors = options.pool
-    ? await options.pool.prepare(
-        slices.map((s) => ({ pixels: s.pixels, rows: s.rows, columns: s.columns, pixelSpacing: s.pixelSpacing })),
-        steps,
-        regions,
-        volumeRanges,
-      )
-    : slices.map((s, k) => prepareSlice(s, steps, regions[k], { volumeRanges }));
+  let tensors: PreparedSlice[];
+  if (options.pool) {
+    const all = volume.slices.map((s) => ({ pixels: s.pixels, rows: s.rows, columns: s.columns, pixelSpacing: s.pixelSpacing }));
+    tensors = await options.pool.prepare(all, indices, steps, regions);
+  } else {
+    const volumeRanges = volumeIntensityRanges(volume.slices, steps);
+    tensors = slices.map((s, k) => prepareSlice(s, steps, regions[k], { volumeRanges }));
+  }
   return { tensors, sliceRefs: slices.map((s) => s.image), sliceIndices: indices };
 }

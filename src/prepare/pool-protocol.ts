@@ -5,6 +5,7 @@ import type { SliceInput } from './pipeline';
 
 export type PoolRequest =
   | { id: number; type: 'decode'; path: string }
-  | { id: number; type: 'prepare'; slices: SliceInput[]; steps: PreparationStep[]; regions: (SliceRegions | undefined)[]; volumeRanges?: ([number, number] | undefined)[] };
+  /** Prepare slices[indices[k]] with regions[k]; volume-scoped ranges are computed from all `slices`. */
+  | { id: number; type: 'prepare'; slices: SliceInput[]; indices: number[]; steps: PreparationStep[]; regions: (SliceRegions | undefined)[] };
 
 export type PoolResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string } };
