@@ -161,6 +161,18 @@ describe('series selection of a whole study', () => {
     assert.equal(selectSeries([b, a], rules).selected.get('t1')!.seriesInstanceUid, b.seriesInstanceUid);
   });
 
+  it('applies ScanningSequence and SequenceVariant conditions of site rules', () => {
+    const rule = SelectionRuleSchema.parse({ name: 'site-t1-gre', role: 't1', scanningSequence: ['GR'], sequenceVariant: ['SP'], sequenceVariantExclude: ['MP'], orientation: 'axial' });
+    const spoiled = makeSeries({ description: 'site protocol 1', ss: 'GR', sv: 'SP\\OSP' });
+    const prepared = makeSeries({ description: 'site protocol 2', ss: 'GR', sv: 'SP\\MP' });
+    const spinEcho = makeSeries({ description: 'site protocol 3', ss: 'SE', sv: 'SK' });
+    const r = selectSeries([prepared, spinEcho, spoiled], [rule]);
+    assert.equal(r.selected.get('t1')!.seriesInstanceUid, spoiled.seriesInstanceUid);
+    const why = r.rejected.map((x) => x.reasons.join(' | ')).join('\n');
+    assert.match(why, /SequenceVariant has excluded MP/);
+    assert.match(why, /ScanningSequence SE has none of GR/);
+  });
+
   it('reports an invalid regular expression in a rule by name', () => {
     const bad = SelectionRuleSchema.parse({ name: 'broken', role: 't1', seriesDescription: ['(t1'] });
     assert.throws(() => selectSeries(study.slice(1, 2), [bad]), /selection rule broken: invalid regular expression/);
