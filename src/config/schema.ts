@@ -93,7 +93,14 @@ export const SelectionRuleSchema = z.strictObject({
   orientation: z.enum(['axial', 'sagittal', 'coronal']).optional(),
   orientationToleranceDegrees: z.number().min(0).max(45).default(20),
   contrast: z.enum(['required', 'forbidden', 'any']).default('any'),
+  /** At least one of these ScanningSequence values (SE, GR, IR, EP, RM) must be present. */
   scanningSequence: z.array(z.string()).optional(),
+  /** None of these ScanningSequence values may be present. */
+  scanningSequenceExclude: z.array(z.string()).optional(),
+  /** At least one of these SequenceVariant values (SK, SS, SP, MP, OSP, MTC, NONE) must be present. */
+  sequenceVariant: z.array(z.string()).optional(),
+  /** None of these SequenceVariant values may be present. */
+  sequenceVariantExclude: z.array(z.string()).optional(),
   repetitionTimeMs: z.tuple([z.number(), z.number()]).optional(),
   echoTimeMs: z.tuple([z.number(), z.number()]).optional(),
   minInstances: z.number().int().min(1).default(3),

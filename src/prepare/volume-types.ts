@@ -30,4 +30,6 @@ export interface Volume {
   /** Median distance between adjacent slices in mm. */
   sliceSpacing: number;
   slices: Slice[];
+  /** What building the volume had to work around (dropped images, mixed matrix sizes, ...), in words. */
+  warnings?: string[];
 }

@@ -1,0 +1,33 @@
+/**
+ * Worker thread of the preparation pool: decodes stored instances (dcmjs-codecs is synchronous WASM)
+ * and runs preparation steps on whole series, so the event loop never does either.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readFile } from 'node:fs/promises';
+import { readFrames } from './read-frames';
+import { prepareSlice, volumeIntensityRanges } from './pipeline';
+import type { PoolRequest, PoolResponse } from './pool-protocol';
+
+if (!parentPort) throw new Error('decode-worker.ts must run as a worker thread');
+const port = parentPort;
+
+async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
+  if (req.type === 'decode') {
+    const bytes = await readFile(req.path);
+    const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+    return { result: decoded, transfer: decoded.frames.map((f) => f.pixels.buffer as ArrayBuffer) };
+  }
+  const volumeRanges = volumeIntensityRanges(req.slices, req.steps);
+  const out = req.indices.map((i, k) => prepareSlice(req.slices[i]!, req.steps, req.regions[k], { volumeRanges }));
+  return { result: out, transfer: out.map((o) => o.pixels.buffer as ArrayBuffer) };
+}
+
+port.on('message', (req: PoolRequest) => {
+  handle(req).then(
+    ({ result, transfer }) => port.postMessage({ id: req.id, ok: true, result } satisfies PoolResponse, transfer),
+    (e: unknown) => {
+      const err = e instanceof Error ? e : new Error(String(e));
+      port.postMessage({ id: req.id, ok: false, error: { name: err.name, message: err.message } } satisfies PoolResponse);
+    },
+  );
+});

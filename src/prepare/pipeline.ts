@@ -1,0 +1,129 @@
+/**
+ * Runs a model's declared preparation steps on one slice: the one code path for serving and training
+ * export. Geometric steps (resample, crop, padSquare, resize) keep a map from source pixels to the current
+ * grid, so regions given in source pixels stay aligned and a model-space map (e.g. a CAM) can be taken back
+ * to the source slice.
+ */
+import type { PreparationStep } from './steps';
+import { composeMaps, IDENTITY_MAP, imageFromSlice, type GridMap, type PlanarImage } from './image';
+import { mapBox, resolveRegion, sourcePixel, RegionMissingError, type SliceRegions } from './regions';
+import { resample } from './steps/resample';
+import { intensityRange, normalize } from './steps/normalize';
+import { clahe } from './steps/clahe';
+import { histeq } from './steps/histeq';
+import { maskOutside } from './steps/mask-outside';
+import { crop, cropBox } from './steps/crop';
+import { padSquare } from './steps/pad-square';
+import { resize } from './steps/resize';
+import { imagenet } from './steps/imagenet';
+import { scale } from './steps/scale';
+
+export interface SliceInput {
+  pixels: Float32Array;
+  rows: number;
+  columns: number;
+  pixelSpacing: [number, number];
+}
+
+export interface PreparedSlice extends PlanarImage {
+  /** Source pixel-centre coordinates -> this image's pixel-centre coordinates. */
+  fromSource: GridMap;
+}
+
+export interface PrepareOptions {
+  /**
+   * For normalize steps with scope 'volume': the [low, high] clip values per step index, from
+   * volumeIntensityRanges(). Required when such a step is present.
+   */
+  volumeRanges?: ([number, number] | undefined)[];
+}
+
+/** The [low, high] values of every volume-scoped normalize step (indexed like `steps`). */
+export function volumeIntensityRanges(slices: { pixels: Float32Array }[], steps: PreparationStep[]): ([number, number] | undefined)[] {
+  const cache = new Map<string, [number, number]>();
+  return steps.map((s) => {
+    if (s.op !== 'normalize' || s.scope !== 'volume') return undefined;
+    const key = `${s.lowerPercentile}/${s.upperPercentile}`;
+    let r = cache.get(key);
+    if (!r) {
+      r = intensityRange(slices.map((x) => x.pixels), s.lowerPercentile, s.upperPercentile);
+      cache.set(key, r);
+    }
+    return r;
+  });
+}
+
+export function prepareSlice(slice: SliceInput, steps: PreparationStep[], regions?: SliceRegions, options: PrepareOptions = {}): PreparedSlice {
+  let img: PlanarImage = imageFromSlice(slice);
+  let map: GridMap = IDENTITY_MAP;
+  steps.forEach((step, index) => {
+    switch (step.op) {
+      case 'resample': {
+        const r = resample(img, step.spacingMm);
+        img = r.image;
+        map = composeMaps(map, r.map);
+        break;
+      }
+      case 'normalize': {
+        let range: [number, number] | undefined;
+        if (step.scope === 'volume') {
+          range = options.volumeRanges?.[index];
+          if (!range) throw new Error(`step ${index + 1} (normalize, scope volume) needs the volume's intensity range: use volumeIntensityRanges()`);
+        } else {
+          range = intensityRange(img.pixels, step.lowerPercentile, step.upperPercentile);
+        }
+        img = normalize(img, range, step.min, step.max);
+        break;
+      }
+      case 'clahe':
+        img = clahe(img, step.clipLimit, step.tiles);
+        break;
+      case 'histeq':
+        img = histeq(img);
+        break;
+      case 'maskOutside': {
+        const region = resolveRegion(step.region, regions, slice);
+        if (!region) throw new RegionMissingError(step.region);
+        const m = map;
+        img = maskOutside(img, (r, c) => {
+          const [sr, sc] = sourcePixel(r, c, m);
+          return region.inside(sr, sc);
+        }, step.value);
+        break;
+      }
+      case 'crop': {
+        const region = resolveRegion(step.region, regions, slice);
+        if (!region) throw new RegionMissingError(step.region);
+        const r = crop(img, cropBox(img, mapBox(region.box, map), step));
+        img = r.image;
+        map = composeMaps(map, r.map);
+        break;
+      }
+      case 'padSquare': {
+        const r = padSquare(img, step.value);
+        img = r.image;
+        map = composeMaps(map, r.map);
+        break;
+      }
+      case 'resize': {
+        const r = resize(img, step.rows, step.columns);
+        img = r.image;
+        map = composeMaps(map, r.map);
+        break;
+      }
+      case 'imagenet':
+        img = imagenet(img);
+        break;
+      case 'scale':
+        img = scale(img, step.scale, step.offset);
+        break;
+    }
+  });
+  if (img.pixels === slice.pixels) img = { ...img, pixels: new Float32Array(img.pixels) };
+  return { ...img, fromSource: map };
+}
+
+/** Steps that need a localiser region on the slice (crop or maskOutside of anything but 'whole'). */
+export function stepsNeedRegions(steps: PreparationStep[]): boolean {
+  return steps.some((s) => (s.op === 'crop' || s.op === 'maskOutside') && s.region !== 'whole');
+}
