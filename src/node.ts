@@ -12,6 +12,8 @@ import { SettingsRepository } from './store/settings-repository';
 import { createApp } from './admin/app';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
+import { destinationRoutes } from './admin/routes/destination-routes';
+import { Outbox } from './deliver/outbox';
 
 export interface NodeHandle {
   config: Config;
@@ -21,6 +23,8 @@ export interface NodeHandle {
   adminToken: string;
   httpPort: number;
   dimsePort: number;
+  /** Delivery of results to destinations (enqueue, retry, list). */
+  outbox: Outbox;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -41,7 +45,10 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ready' });
   });
 
-  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings)] } });
+  const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger });
+  const destinations = destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) });
+
+  const app = createApp({ token, logger, routes: { publicRouters: [health], protectedRouters: [settingsRoutes(settings), destinations] } });
   const server = http.createServer(app);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -49,6 +56,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info('http listening', { host: config.http.host, port: httpPort });
+  outbox.start();
 
   let stopped = false;
   return {
@@ -59,11 +67,15 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     adminToken: token,
     httpPort,
     dimsePort: 0,
+    outbox,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
+      // Sends in flight get up to 10 s; what is left is re-queued at the next start.
+      await outbox.stop(10_000);
       db.close();
     },
   };
