@@ -3,8 +3,9 @@
  *
  * `startOrthanc()` writes a JSON config into a fresh temp dir (storage and index there too), picks free TCP
  * ports at run time (unless given), starts Orthanc with its DICOMweb plugin and resolves once GET /system
- * answers (typically 0.2-0.5 s). `stop()` sends SIGTERM, then SIGKILL after 5 s; `start()` starts it again
- * on the same ports and storage (to simulate a PACS outage); `cleanup()` stops it and removes the dir.
+ * answers (typically 0.2-0.5 s). `stop()` sends SIGTERM (Orthanc 1.10 needs ~2-3 s to wind down its threads), then
+ * SIGKILL after 5 s; `start()` starts it again on the same ports and storage (to simulate a PACS outage);
+ * `cleanup()` kills it at once and removes the dir.
  *
  * Network exposure: Orthanc 1.10 has no bind-address option, so its sockets listen on all interfaces;
  * "RemoteAccessAllowed": false makes the HTTP side refuse non-loopback clients. Tests only ever connect
@@ -53,7 +54,9 @@ export interface Orthanc {
   dir: string;
   readonly running: boolean;
   start(): Promise<void>;
-  stop(): Promise<void>;
+  /** SIGTERM (Orthanc takes ~2-3 s to stop its threads), SIGKILL after 5 s; `{ kill: true }` kills at once. */
+  stop(opts?: { kill?: boolean }): Promise<void>;
+  /** Kills Orthanc (its storage is thrown away, so no graceful stop is needed) and removes its dir. */
   cleanup(): Promise<void>;
   /** The last lines Orthanc printed (for failure messages). */
   logTail(): string;
@@ -121,7 +124,8 @@ async function createOrthanc(opts: OrthancOptions): Promise<Orthanc> {
     SaveJobs: false,
     OverwriteInstances: false,
     TcpNoDelay: true,
-    KeepAlive: true,
+    KeepAlive: false,
+    WebDavEnabled: false,
   };
   const configPath = path.join(dir, 'orthanc.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));
@@ -162,28 +166,28 @@ async function createOrthanc(opts: OrthancOptions): Promise<Orthanc> {
         ]);
         if (up) break;
         if (Date.now() > deadline) {
-          await o.stop();
+          await o.stop({ kill: true });
           throw new Error(`Orthanc did not answer on ${url}/system within 20 s:\n${log.slice(-3000)}`);
         }
         await new Promise((r) => setTimeout(r, 50));
       }
       const plugins = (await (await fetch(`${url}/plugins`)).json()) as string[];
       if (!plugins.includes('dicom-web')) {
-        await o.stop();
+        await o.stop({ kill: true });
         throw new Error(`Orthanc started without its DICOMweb plugin (plugins: ${plugins.join(', ')})`);
       }
     },
-    async stop() {
+    async stop(stopOpts: { kill?: boolean } = {}) {
       const c = child;
       if (!c || c.exitCode !== null || c.signalCode !== null) return;
       const gone = new Promise<void>((resolve) => c.once('exit', () => resolve()));
-      c.kill('SIGTERM');
+      c.kill(stopOpts.kill ? 'SIGKILL' : 'SIGTERM');
       const timer = setTimeout(() => c.kill('SIGKILL'), 5000);
       await gone;
       clearTimeout(timer);
     },
     async cleanup() {
-      await o.stop();
+      await o.stop({ kill: true });
       rmSync(dir, { recursive: true, force: true });
     },
     logTail: () => log.slice(-3000),
