@@ -8,7 +8,7 @@ import { stowInstances } from '../../../src/deliver/stow-client';
 import { cEcho, httpCheck } from '../../../src/deliver/echo';
 import { tempDir } from '../../helpers/temp-dir';
 import { makeSecondaryCapture, type SecondaryCapture } from '../../helpers/secondary-capture';
-import { freePort, orthancFindInstance, orthancGetTags, orthancListInstances, startOrthanc, type Orthanc } from '../../helpers/orthanc';
+import { freePort, orthancFindInstance, orthancGetTags, orthancListInstances, orthancSendStudy, orthancUpload, startOrthanc, type Orthanc } from '../../helpers/orthanc';
 
 function writeObjects(dir: string, objs: SecondaryCapture[]) {
   return objs.map((o) => {
@@ -114,6 +114,22 @@ describe('delivery senders against real peers', function () {
       const dump = (p: string) => execFileSync('dcmdump', ['+P', '0008,0005', '+P', '0010,0010', '+P', '0008,0018', '+P', '7FE0,0010', p], { encoding: 'utf8' });
       assert.equal(dump(path.join(out, received[0]!)), dump(files[0]!.path));
       assert.match(dump(path.join(out, received[0]!)), /王\^伟/);
+    } finally {
+      scp.kill('SIGTERM');
+    }
+  });
+
+  it('test helper: Orthanc sends a stored study to a DICOM peer (orthancSendStudy)', async () => {
+    const port = await freePort();
+    const out = path.join(tmp.dir, 'scp2');
+    execFileSync('mkdir', ['-p', out]);
+    const scp: ChildProcess = spawn('storescp', ['-od', out, '+xa', '-aet', 'NPCAI', String(port)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+    try {
+      await waitForPort(port);
+      const obj = makeSecondaryCapture();
+      assert.equal((await orthancUpload(orthanc, obj.data)).Status, 'Success');
+      await orthancSendStudy(orthanc, { aeTitle: 'NPCAI', host: '127.0.0.1', port }, obj.studyInstanceUid);
+      assert.deepEqual(readdirSync(out).filter((f) => f.startsWith('SC.')), [`SC.${obj.sopInstanceUid}`]);
     } finally {
       scp.kill('SIGTERM');
     }
