@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './logging/logger';
 import { openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
 import { createApp } from './admin/app';
+import { conflict, notFound } from './admin/http-error';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
 import { webRoutes } from './admin/routes/web-routes';
@@ -22,6 +23,8 @@ import { ModelRegistry } from './infer/model-registry';
 import { ClinicalRepository } from './store/clinical-repository';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
+import { destinationRoutes } from './admin/routes/destination-routes';
+import { Outbox } from './deliver/outbox';
 
 export interface NodeHandle {
   config: Config;
@@ -39,6 +42,8 @@ export interface NodeHandle {
   adminToken: string;
   httpPort: number;
   dimsePort: number;
+  /** Delivery of results to destinations (enqueue, retry, list). */
+  outbox: Outbox;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
   stop(): Promise<void>;
 }
@@ -79,12 +84,19 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
   });
 
+  const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger });
+  retryHandlers.delivery = (id) => {
+    const r = outbox.retry(id);
+    if (!r.ok) throw r.reason === 'not-found' ? notFound(r.message) : conflict(r.message);
+  };
+  const destinations = destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) });
+
   const app = createApp({
     token,
     logger,
     routes: {
       publicRouters: [health, webRoutes()],
-      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers }), modelRoutes(models), clinicalRoutes(clinical)],
+      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers }), modelRoutes(models), clinicalRoutes(clinical), destinations],
     },
   });
   const server = http.createServer(app);
@@ -94,6 +106,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info('http listening', { host: config.http.host, port: httpPort });
+  outbox.start();
 
   let stopped = false;
   return {
@@ -109,11 +122,15 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     adminToken: token,
     httpPort,
     dimsePort: 0,
+    outbox,
     async stop() {
       if (stopped) return;
       stopped = true;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await closed;
+      // Sends in flight get up to 10 s; what is left is re-queued at the next start.
+      await outbox.stop(10_000);
       assembler.stop();
       await models.close();
       db.close();

@@ -260,7 +260,7 @@ export class JobStore {
    * At startup: jobs left running by a crash go back to queued (or to superseded when they were replaced
    * meanwhile). Returns the ids touched.
    */
-  requeueInterrupted(): number[] {
+  requeueInterrupted(kind = 'analysis'): number[] {
     const at = this.stamp();
     const rows = this.db
       .prepare(
@@ -269,9 +269,9 @@ export class JobStore {
                          history_json = json_insert(history_json, '$[#]', json_object('at', @at, 'from', state,
                            'to', CASE WHEN superseded_by IS NULL THEN 'queued' ELSE 'superseded' END,
                            'note', 'interrupted by a restart'))
-         WHERE state = 'running' RETURNING id`,
+         WHERE state = 'running' AND kind = @kind RETURNING id`,
       )
-      .all({ at }) as { id: number }[];
+      .all({ at, kind }) as { id: number }[];
     return rows.map((r) => r.id);
   }
 

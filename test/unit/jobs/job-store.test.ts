@@ -96,7 +96,7 @@ describe('JobStore', () => {
     assert.deepEqual(jobs.retry(9999), { ok: false, reason: 'not-found' });
   });
 
-  it('requeues jobs of every kind left running by a crash, and supersedes those replaced meanwhile', () => {
+  it('requeues jobs of the given kind left running by a crash (others are left to their owner), and supersedes those replaced meanwhile', () => {
     const a = jobs.createAnalysisJob({ studyInstanceUid: '1.2.3', calledAeTitle: 'NPCAI', generation: 0 });
     const d = jobs.create({ kind: 'delivery', studyInstanceUid: '1.2.9' });
     jobs.claimNext('analysis');
@@ -104,8 +104,10 @@ describe('JobStore', () => {
     const b = jobs.createAnalysisJob({ studyInstanceUid: '1.2.3', calledAeTitle: 'NPCAI', generation: 1, parentJobId: a.id });
     jobs.supersedeEarlierAnalyses('1.2.3', 'NPCAI', 1, b.id);
     assert.equal(jobs.get(a.id)!.state, 'running', 'a running job is not interrupted by supersession');
-    assert.deepEqual(jobs.requeueInterrupted().sort(), [a.id, d.id].sort());
+    assert.deepEqual(jobs.requeueInterrupted(), [a.id]);
     assert.equal(jobs.get(a.id)!.state, 'superseded');
+    assert.equal(jobs.get(d.id)!.state, 'running', 'delivery jobs are re-queued by the outbox itself');
+    assert.deepEqual(jobs.requeueInterrupted('delivery'), [d.id]);
     assert.equal(jobs.get(d.id)!.state, 'queued');
     assert.equal(jobs.get(d.id)!.history.at(-1)!.note, 'interrupted by a restart');
   });
