@@ -44,7 +44,10 @@ export function writePart10(dataset: NaturalDataset): Buffer {
     ImplementationVersionName,
   };
   const dict = new dcmjsData.DicomDict(dcmjsData.DicomMetaDictionary.denaturalizeDataset(meta));
-  dict.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset({ ...dataset, SpecificCharacterSet: OUTPUT_CHARACTER_SET });
+  const full: NaturalDataset = { ...dataset, SpecificCharacterSet: OUTPUT_CHARACTER_SET };
+  // PixelData's VR is ambiguous (OB/OW) in the dictionary: 8-bit pixels are OB.
+  if (full.PixelData !== undefined) full._vrMap = { PixelData: full.BitsAllocated === 8 ? 'OB' : 'OW' };
+  dict.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(full);
   return Buffer.from(dict.write());
 }
 
