@@ -251,20 +251,20 @@ interface DictionaryEntry {
   vr: string;
 }
 
-let dictionaryCache: Map<string, DictionaryEntry> | undefined;
-function dictionary(): Map<string, DictionaryEntry> {
-  if (!dictionaryCache) {
+interface DcmjsDictionary {
+  [tag: string]: { vr: string; name: string } | undefined;
+}
+let dcmjsDictionary: DcmjsDictionary | undefined;
+
+/** The dcmjs data dictionary entry of a tag ("GGGGEEEE", upper-case hex). */
+function dictionaryEntry(tag: string): DictionaryEntry | undefined {
+  if (!dcmjsDictionary) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const dcmjs = require('dcmjs') as {
-      data: { DicomMetaDictionary: { dictionary: Record<string, { tag: string; vr: string; name: string }> } };
-    };
-    dictionaryCache = new Map();
-    for (const entry of Object.values(dcmjs.data.DicomMetaDictionary.dictionary)) {
-      const hex = entry.tag.replace(/[(),]/g, '').toUpperCase();
-      if (/^[0-9A-F]{8}$/.test(hex)) dictionaryCache.set(hex, { name: entry.name, vr: entry.vr });
-    }
+    dcmjsDictionary = (require('dcmjs') as { data: { DicomMetaDictionary: { dictionary: DcmjsDictionary } } }).data
+      .DicomMetaDictionary.dictionary;
   }
-  return dictionaryCache;
+  const entry = dcmjsDictionary[`(${tag.slice(0, 4)},${tag.slice(4)})`];
+  return entry ? { name: entry.name, vr: entry.vr } : undefined;
 }
 
 /**
@@ -294,7 +294,7 @@ export function decodeTextAttributes(part10: Buffer): DecodedTextAttributes {
     const el = readElement(part10, offset, explicit);
     if (el.group === 0x7fe0 && el.element === 0x0010) break;
     const key = el.group.toString(16).padStart(4, '0').toUpperCase() + el.element.toString(16).padStart(4, '0').toUpperCase();
-    const entry = dictionary().get(key);
+    const entry = dictionaryEntry(key);
     const vr = el.vr ?? entry?.vr ?? 'UN';
     if (key === '00080005') {
       charset = part10
