@@ -56,7 +56,18 @@ export function readPart10(buffer: Buffer): { dataset: NaturalDataset; meta: Nat
   const ab = buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
   const message = dcmjsData.DicomMessage.readFile(ab);
   return {
-    dataset: dcmjsData.DicomMetaDictionary.naturalizeDataset(message.dict),
-    meta: dcmjsData.DicomMetaDictionary.naturalizeDataset(message.meta),
+    dataset: withoutVrMaps(dcmjsData.DicomMetaDictionary.naturalizeDataset(message.dict)) as NaturalDataset,
+    meta: withoutVrMaps(dcmjsData.DicomMetaDictionary.naturalizeDataset(message.meta)) as NaturalDataset,
   };
+}
+
+/** dcmjs adds `_vrMap` bookkeeping to every naturalized dataset; readers compare plain values. */
+function withoutVrMaps(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutVrMaps);
+  if (value && typeof value === 'object' && !(value instanceof ArrayBuffer) && !ArrayBuffer.isView(value)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (k !== '_vrMap') out[k] = withoutVrMaps(v);
+    return out;
+  }
+  return value;
 }
