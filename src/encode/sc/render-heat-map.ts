@@ -91,13 +91,12 @@ export function captionLines(result: AssessedResult): { title: string; result: s
   }
   if (result.group) details.push(`Risk group: ${result.group === 'high' ? 'HIGH' : 'LOW'}`);
   if (result.cutoff !== undefined) details.push(`Cut-off: ${result.cutoff}`);
-  details.push(result.clinicalCovariatesUsed ? 'Image + clinical' : 'Image only');
   const ids = [...new Set(result.models.map((m) => m.id))];
   return {
     title: result.title,
     result: `Result: ${result.valueText}`,
     details: details.join('   '),
-    model: `Model: ${ids.join(', ')}  v${algorithmVersion(result.models)}`,
+    model: `${result.clinicalCovariatesUsed ? 'Image + clinical' : 'Image only'} | ${ids.length > 1 ? 'Models' : 'Model'} v${algorithmVersion(result.models)}: ${ids.join(', ')}`,
     research: 'RESEARCH USE ONLY - not for clinical decisions',
   };
 }
