@@ -1,0 +1,201 @@
+/**
+ * Renders one heat-map page, 512 x 512 RGB: the source MR slice (windowed, resized keeping its physical
+ * aspect, padded) with the class-activation map blended in jet colours, the detected region outlined, a
+ * colour bar with labels, and burned-in text: analysis, result, probability, risk group, cut-off, inputs,
+ * model and version, and "RESEARCH USE ONLY".
+ */
+import sharp from 'sharp';
+import type { AssessedResult, CamMap, PixelBox } from '../../analyses/types';
+import type { Slice } from '../../prepare/volume-types';
+import { jet, overlayAlpha } from './colormap';
+import { fitText, textToSvgPath, type TextRun } from './glyph-text';
+import { algorithmVersion } from '../sr/tid-4019-algorithm-identification';
+
+export const PAGE_SIZE = 512;
+
+/** Where things go on the page (pixels). */
+export const LAYOUT = {
+  top: { height: 70 },
+  image: { x: 8, y: 74, width: 424, height: 368 },
+  colourBar: { x: 452, y: 104, width: 18, height: 300 },
+  bottom: { y: 446 },
+} as const;
+
+const BACKGROUND: [number, number, number] = [12, 16, 22];
+
+export interface HeatMapPage {
+  /** RGB, 8 bits per sample, pixel-interleaved (PlanarConfiguration 0), PAGE_SIZE x PAGE_SIZE. */
+  rgb: Buffer;
+  rows: number;
+  columns: number;
+}
+
+/** Window of a slice: the 1st and 99.5th percentiles of its values (robust to outliers). */
+export function windowOf(pixels: Float32Array): { low: number; high: number } {
+  const step = Math.max(1, Math.floor(pixels.length / 65536));
+  const sample: number[] = [];
+  for (let i = 0; i < pixels.length; i += step) if (Number.isFinite(pixels[i]!)) sample.push(pixels[i]!);
+  if (sample.length === 0) return { low: 0, high: 1 };
+  sample.sort((a, b) => a - b);
+  const low = sample[Math.floor(0.01 * (sample.length - 1))]!;
+  const high = sample[Math.floor(0.995 * (sample.length - 1))]!;
+  return high > low ? { low, high } : { low, high: low + 1 };
+}
+
+function bilinear(data: Float32Array, rows: number, columns: number, x: number, y: number): number {
+  const fx = Math.min(Math.max(x, 0), columns - 1);
+  const fy = Math.min(Math.max(y, 0), rows - 1);
+  const x0 = Math.floor(fx);
+  const y0 = Math.floor(fy);
+  const x1 = Math.min(x0 + 1, columns - 1);
+  const y1 = Math.min(y0 + 1, rows - 1);
+  const ax = fx - x0;
+  const ay = fy - y0;
+  const top = data[y0 * columns + x0]! * (1 - ax) + data[y0 * columns + x1]! * ax;
+  const bottom = data[y1 * columns + x0]! * (1 - ax) + data[y1 * columns + x1]! * ax;
+  return top * (1 - ay) + bottom * ay;
+}
+
+/** Placement of the source slice in the image area, keeping its physical aspect ratio. */
+export function fitSlice(slice: Pick<Slice, 'rows' | 'columns' | 'pixelSpacing'>): { x: number; y: number; width: number; height: number; scaleX: number; scaleY: number } {
+  const [rowSpacing, columnSpacing] = slice.pixelSpacing[0] > 0 && slice.pixelSpacing[1] > 0 ? slice.pixelSpacing : [1, 1];
+  const physicalWidth = slice.columns * columnSpacing;
+  const physicalHeight = slice.rows * rowSpacing;
+  const area = LAYOUT.image;
+  const scale = Math.min(area.width / physicalWidth, area.height / physicalHeight);
+  const width = Math.max(1, Math.round(physicalWidth * scale));
+  const height = Math.max(1, Math.round(physicalHeight * scale));
+  return {
+    x: area.x + Math.floor((area.width - width) / 2),
+    y: area.y + Math.floor((area.height - height) / 2),
+    width,
+    height,
+    scaleX: width / slice.columns,
+    scaleY: height / slice.rows,
+  };
+}
+
+function percent(p: number): string {
+  return p.toFixed(2);
+}
+
+/** The burned-in lines of text, in reading order (exported for tests). */
+export function captionLines(result: AssessedResult): { title: string; result: string; details: string; model: string; research: string } {
+  const details: string[] = [];
+  if (result.analysis === 'residual' && result.components) {
+    const { ccrt, icCcrt } = result.components;
+    details.push(`P(residual) CCRT ${percent(ccrt ?? NaN)} / IC+CCRT ${percent(icCcrt ?? NaN)}`);
+  } else {
+    const scoreLabel = result.analysis === 'dmfs' || result.analysis === 'msom' ? 'Score' : 'p';
+    details.push(`${scoreLabel} = ${percent(result.probability)}`);
+  }
+  if (result.group) details.push(`Risk group: ${result.group === 'high' ? 'HIGH' : 'LOW'}`);
+  if (result.cutoff !== undefined) details.push(`Cut-off: ${result.cutoff}`);
+  const ids = [...new Set(result.models.map((m) => m.id))];
+  return {
+    title: result.title,
+    result: `Result: ${result.valueText}`,
+    details: details.join('   '),
+    model: `${result.clinicalCovariatesUsed ? 'Image + clinical' : 'Image only'} | ${ids.length > 1 ? 'Models' : 'Model'} v${algorithmVersion(result.models)}: ${ids.join(', ')}`,
+    research: 'RESEARCH USE ONLY - not for clinical decisions',
+  };
+}
+
+/** Renders the page. */
+export async function renderHeatMapPage(input: {
+  result: AssessedResult;
+  slice: Slice;
+  cam?: CamMap;
+  region?: PixelBox;
+}): Promise<HeatMapPage> {
+  const { slice, cam, region, result } = input;
+  if (slice.pixels.length !== slice.rows * slice.columns) throw new Error('slice pixel count does not match rows x columns');
+  if (cam && cam.data.length !== cam.rows * cam.columns) throw new Error('CAM size does not match rows x columns');
+  const size = PAGE_SIZE;
+  const rgb = Buffer.alloc(size * size * 3);
+  for (let i = 0; i < size * size; i++) rgb.set(BACKGROUND, i * 3);
+
+  // Slice with CAM overlay.
+  const place = fitSlice(slice);
+  const { low, high } = windowOf(slice.pixels);
+  for (let py = 0; py < place.height; py++) {
+    const sy = (py + 0.5) / place.scaleY - 0.5;
+    for (let px = 0; px < place.width; px++) {
+      const sx = (px + 0.5) / place.scaleX - 0.5;
+      const v = bilinear(slice.pixels, slice.rows, slice.columns, sx, sy);
+      const grey = Math.max(0, Math.min(255, ((v - low) / (high - low)) * 255));
+      let r = grey;
+      let g = grey;
+      let b = grey;
+      if (cam) {
+        const cx = ((sx + 0.5) * cam.columns) / slice.columns - 0.5;
+        const cy = ((sy + 0.5) * cam.rows) / slice.rows - 0.5;
+        const t = bilinear(cam.data, cam.rows, cam.columns, cx, cy);
+        const a = overlayAlpha(t);
+        if (a > 0) {
+          const [jr, jg, jb] = jet(t);
+          r = r * (1 - a) + jr * a;
+          g = g * (1 - a) + jg * a;
+          b = b * (1 - a) + jb * a;
+        }
+      }
+      const o = ((place.y + py) * size + place.x + px) * 3;
+      rgb[o] = Math.round(r);
+      rgb[o + 1] = Math.round(g);
+      rgb[o + 2] = Math.round(b);
+    }
+  }
+
+  // Colour bar.
+  const bar = LAYOUT.colourBar;
+  for (let y = 0; y < bar.height; y++) {
+    const colour = jet(1 - y / (bar.height - 1));
+    for (let x = 0; x < bar.width; x++) rgb.set(colour, ((bar.y + y) * size + bar.x + x) * 3);
+  }
+
+  // Vector overlay: region outline, bar frame and labels, text.
+  const svg: string[] = [];
+  if (region) {
+    const x0 = place.x + Math.min(region.x0, region.x1) * place.scaleX;
+    const y0 = place.y + Math.min(region.y0, region.y1) * place.scaleY;
+    const w = Math.abs(region.x1 - region.x0) * place.scaleX;
+    const h = Math.abs(region.y1 - region.y0) * place.scaleY;
+    svg.push(
+      `<rect x="${x0.toFixed(1)}" y="${y0.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#000000" stroke-width="3"/>`,
+      `<rect x="${x0.toFixed(1)}" y="${y0.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="none" stroke="#ffffff" stroke-width="1.5" stroke-dasharray="6 4"/>`,
+    );
+  }
+  svg.push(`<rect x="${bar.x - 0.5}" y="${bar.y - 0.5}" width="${bar.width + 1}" height="${bar.height + 1}" fill="none" stroke="#c8c8c8" stroke-width="1"/>`);
+  const lines = captionLines(result);
+  const runs: TextRun[] = [
+    { text: fitText(lines.title, 18, size - 16, 'bold'), x: 8, y: 21, size: 18, fill: '#ffffff', weight: 'bold' },
+    { text: fitText(lines.result, 16, size - 16, 'bold'), x: 8, y: 43, size: 16, fill: '#ffd84a', weight: 'bold' },
+    { text: fitText(lines.details, 15, size - 16), x: 8, y: 63, size: 15, fill: '#e6e6e6' },
+    { text: fitText(lines.model, 14, size - 16), x: 8, y: 466, size: 14, fill: '#d0d0d0' },
+    { text: fitText(lines.research, 15, size - 16, 'bold'), x: 8, y: 494, size: 15, fill: '#ff5a4a', weight: 'bold' },
+    { text: 'CAM', x: bar.x + bar.width / 2 + 14, y: bar.y - 12, size: 13, fill: '#e6e6e6', weight: 'bold', alignRight: true },
+    { text: '1.0', x: bar.x + bar.width + 4, y: bar.y + 5, size: 12, fill: '#e6e6e6' },
+    { text: '0.5', x: bar.x + bar.width + 4, y: bar.y + bar.height / 2 + 4, size: 12, fill: '#e6e6e6' },
+    { text: '0.0', x: bar.x + bar.width + 4, y: bar.y + bar.height + 4, size: 12, fill: '#e6e6e6' },
+    { text: 'high', x: bar.x - 3, y: bar.y + 5, size: 11, fill: '#bdbdbd', alignRight: true },
+    { text: 'low', x: bar.x - 3, y: bar.y + bar.height + 4, size: 11, fill: '#bdbdbd', alignRight: true },
+  ];
+  for (const run of runs) svg.push(textToSvgPath(run));
+  const overlay = Buffer.from(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}" viewBox="0 0 ${size} ${size}">${svg.join('')}</svg>`,
+  );
+  const composed = await sharp(rgb, { raw: { width: size, height: size, channels: 3 } })
+    .composite([{ input: overlay, top: 0, left: 0 }])
+    .removeAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  if (composed.info.channels !== 3 || composed.info.width !== size || composed.info.height !== size) {
+    throw new Error(`unexpected composite output ${composed.info.width}x${composed.info.height}x${composed.info.channels}`);
+  }
+  return { rgb: composed.data, rows: size, columns: size };
+}
+
+/** A PNG of a rendered page (for docs and review). */
+export async function pageToPng(page: HeatMapPage): Promise<Buffer> {
+  return sharp(page.rgb, { raw: { width: page.columns, height: page.rows, channels: 3 } }).png().toBuffer();
+}

@@ -1,0 +1,207 @@
+/**
+ * TID 1500 Measurement Report (IHE AI Results): the content tree of the node's SR.
+ * One measurement group per analysis: TID 1410 (planar ROI: a SCOORD around the tumour on the key slice, so
+ * that viewers draw it) when a region is known, otherwise TID 1501. Not-assessable analyses get a group with
+ * Finding "Undetermined" and the reason as TEXT. The research-use statement is a TEXT Comment under
+ * Qualitative Evaluations.
+ */
+import type { AnalysisResult, AssessedResult, ImageRef, NotAssessableResult } from '../../analyses/types';
+import type { DeviceIdentity, ObjectRef } from '../types';
+import { Dcm, Language, Loinc, Npc, Sct, Ucum, Umls, type CodedConcept } from './codes';
+import {
+  codeItem,
+  containerItem,
+  formatDecimalString,
+  imageItem,
+  numItem,
+  rectanglePolyline,
+  scoordItem,
+  textItem,
+  uidrefItem,
+  type ContentItem,
+} from './content-items';
+import { algorithmIdentificationItems } from './tid-4019-algorithm-identification';
+
+/** Human tracking identifiers, one per analysis. */
+export const TRACKING_IDENTIFIERS: Record<AnalysisResult['analysis'], string> = {
+  stage: 'AJCC stage',
+  dmfs: 'DMFS risk',
+  msom: 'MSOM risk',
+  residual: 'Residual tumour and treatment recommendation',
+  progression: 'Progression risk',
+};
+
+export interface MeasurementReportContext {
+  device: DeviceIdentity;
+  /** Images for the Image Library, grouped by series in the order given. */
+  libraryImages: ImageRef[];
+  /** Tracking UID per analysis. */
+  trackingUids: Record<string, string>;
+  heatMaps: (ObjectRef & { analysis: string })[];
+  researchStatement: string;
+}
+
+/** The whole content tree: the root CONTAINER (to be merged into the dataset's top level). */
+export function buildMeasurementReport(results: AnalysisResult[], ctx: MeasurementReportContext): ContentItem {
+  if (results.length === 0) throw new Error('a measurement report needs at least one analysis result');
+  const children: ContentItem[] = [
+    codeItem('HAS CONCEPT MOD', Dcm.LanguageOfContentItemAndDescendants, Language.EnglishUs),
+    ...deviceObserverItems(ctx.device),
+    codeItem('HAS CONCEPT MOD', Dcm.ProcedureReported, Loinc.MriUnspecifiedBodyRegion),
+    imageLibrary(ctx.libraryImages),
+    containerItem(
+      'CONTAINS',
+      Dcm.ImagingMeasurements,
+      results.map((r) => measurementGroup(r, ctx)),
+    ),
+    containerItem('CONTAINS', Umls.QualitativeEvaluations, [textItem('CONTAINS', Dcm.Comment, ctx.researchStatement)]),
+  ];
+  return containerItem(undefined, Dcm.ImagingMeasurementReport, children, { templateId: '1500' });
+}
+
+/** TID 1002 Observer Context with a device observer (TID 1004). */
+export function deviceObserverItems(device: DeviceIdentity): ContentItem[] {
+  return [
+    codeItem('HAS OBS CONTEXT', Dcm.ObserverType, Dcm.Device),
+    uidrefItem('HAS OBS CONTEXT', Dcm.DeviceObserverUid, device.deviceUid),
+    textItem('HAS OBS CONTEXT', Dcm.DeviceObserverName, device.name),
+    textItem('HAS OBS CONTEXT', Dcm.DeviceObserverManufacturer, device.manufacturer),
+    textItem('HAS OBS CONTEXT', Dcm.DeviceObserverModelName, device.modelName),
+    textItem('HAS OBS CONTEXT', Dcm.DeviceObserverSerialNumber, device.serialNumber),
+  ];
+}
+
+/** TID 1600 Image Library: one group per source series, one IMAGE entry per referenced slice. */
+export function imageLibrary(images: ImageRef[]): ContentItem {
+  const bySeries = new Map<string, ImageRef[]>();
+  const seen = new Set<string>();
+  for (const image of images) {
+    const key = `${image.sopInstanceUid}#${image.frameNumber ?? ''}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const list = bySeries.get(image.seriesInstanceUid) ?? [];
+    list.push(image);
+    bySeries.set(image.seriesInstanceUid, list);
+  }
+  const groups = [...bySeries.values()].map((list) =>
+    containerItem('CONTAINS', Dcm.ImageLibraryGroup, [
+      codeItem('HAS ACQ CONTEXT', Dcm.Modality, Dcm.MagneticResonance),
+      ...list.map((image) => imageItem('CONTAINS', undefined, image)),
+    ]),
+  );
+  return containerItem('CONTAINS', Dcm.ImageLibrary, groups);
+}
+
+function riskGroupConcept(group: 'high' | 'low' | undefined, result: AssessedResult): CodedConcept {
+  const g = group ?? (result.value === 'high' || result.value === 'low' ? result.value : undefined);
+  if (g === 'high') return Sct.HighRisk;
+  if (g === 'low') return Sct.LowRisk;
+  throw new Error(`${result.analysis}: result has no risk group (value ${JSON.stringify(result.value)})`);
+}
+
+function stageConcept(value: string): CodedConcept {
+  if (value === 'III') return Npc.AjccStageIII;
+  if (value.toUpperCase() === 'IVA') return Npc.AjccStageIVa;
+  throw new Error(`stage: unexpected value ${JSON.stringify(value)} (III or IVa)`);
+}
+
+function treatmentConcept(value: string): CodedConcept {
+  if (value === 'CCRT') return Npc.TreatmentCcrt;
+  if (value === 'IC+CCRT') return Npc.TreatmentIcCcrt;
+  if (value === 'IBT') return Npc.TreatmentIndividualized;
+  throw new Error(`residual: unexpected recommendation ${JSON.stringify(value)} (CCRT, IC+CCRT or IBT)`);
+}
+
+function requireComponent(result: AssessedResult, name: string): number {
+  const v = result.components?.[name];
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`${result.analysis}: missing component ${name}`);
+  return v;
+}
+
+/** Why the residual model recommends what it does, in one sentence. */
+export function residualRationale(result: AssessedResult): string {
+  const ccrt = requireComponent(result, 'ccrt');
+  const icCcrt = requireComponent(result, 'icCcrt');
+  const threshold = result.cutoff !== undefined ? `decision threshold ${formatDecimalString(result.cutoff)}` : 'model threshold';
+  return (
+    `P(residual tumour after CCRT) = ${ccrt.toFixed(2)}, after IC+CCRT = ${icCcrt.toFixed(2)} (${threshold}). ` +
+    `Recommendation: ${result.valueText}.`
+  );
+}
+
+/** The NUM and CODE/TEXT items that carry an analysis's answer. */
+function resultItems(result: AssessedResult): { measurements: ContentItem[]; evaluations: ContentItem[] } {
+  const p = result.probability;
+  switch (result.analysis) {
+    case 'stage':
+      return {
+        measurements: [numItem('CONTAINS', Npc.ProbabilityOfPredictedStage, p, Ucum.NoUnits)],
+        evaluations: [codeItem('CONTAINS', Npc.PredictedAjccStageGroup, stageConcept(result.value))],
+      };
+    case 'dmfs':
+      return {
+        measurements: [numItem('CONTAINS', Npc.DmfsRiskScore, p, Ucum.NoUnits)],
+        evaluations: [codeItem('CONTAINS', Npc.DmfsRiskGroup, riskGroupConcept(result.group, result))],
+      };
+    case 'msom':
+      return {
+        measurements: [numItem('CONTAINS', Npc.MsomRiskScore, p, Ucum.NoUnits)],
+        evaluations: [codeItem('CONTAINS', Npc.MsomRiskGroup, riskGroupConcept(result.group, result))],
+      };
+    case 'progression':
+      return {
+        measurements: [numItem('CONTAINS', Npc.ProgressionRiskProbability, p, Ucum.NoUnits)],
+        evaluations: [codeItem('CONTAINS', Npc.ProgressionRiskGroup, riskGroupConcept(result.group, result))],
+      };
+    case 'residual':
+      return {
+        measurements: [
+          numItem('CONTAINS', Npc.ResidualProbabilityAfterCcrt, requireComponent(result, 'ccrt'), Ucum.NoUnits),
+          numItem('CONTAINS', Npc.ResidualProbabilityAfterIcCcrt, requireComponent(result, 'icCcrt'), Ucum.NoUnits),
+        ],
+        evaluations: [
+          codeItem('CONTAINS', Npc.RecommendedTreatment, treatmentConcept(result.value)),
+          textItem('CONTAINS', Npc.RecommendationRationale, residualRationale(result)),
+        ],
+      };
+  }
+}
+
+/** One analysis as a measurement group (TID 1410 when a region is known, else TID 1501). */
+export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportContext): ContentItem {
+  const trackingUid = ctx.trackingUids[result.analysis];
+  if (!trackingUid) throw new Error(`no tracking UID for ${result.analysis}`);
+  const tracking = [
+    textItem('HAS OBS CONTEXT', Dcm.TrackingIdentifier, TRACKING_IDENTIFIERS[result.analysis]),
+    uidrefItem('HAS OBS CONTEXT', Dcm.TrackingUniqueIdentifier, trackingUid),
+  ];
+  if (!result.assessable) return notAssessableGroup(result, tracking);
+
+  const regions = result.keyImages.filter((k) => k.region);
+  const withoutRegion = result.keyImages.filter((k) => !k.region);
+  const { measurements, evaluations } = resultItems(result);
+  const children: ContentItem[] = [
+    ...tracking,
+    codeItem('CONTAINS', Dcm.Finding, Sct.Tumor),
+    codeItem('HAS CONCEPT MOD', Sct.FindingSite, Sct.Nasopharynx),
+    ...algorithmIdentificationItems(result),
+    // TID 1410 allows one Image Region: the first key image with a region (the largest-tumour slice).
+    ...regions.slice(0, 1).map((k) => scoordItem('CONTAINS', Dcm.ImageRegion, 'POLYLINE', rectanglePolyline(k.region!), k.image)),
+    ...ctx.heatMaps
+      .filter((h) => h.analysis === result.analysis)
+      .map((h) => imageItem('CONTAINS', Dcm.VisualExplanation, { sopClassUid: h.sopClassUid, sopInstanceUid: h.sopInstanceUid })),
+    ...measurements,
+    ...evaluations,
+    ...[...regions.slice(1), ...withoutRegion].map((k) => imageItem('CONTAINS', Dcm.SourceOfMeasurement, k.image)),
+  ];
+  return containerItem('CONTAINS', Dcm.MeasurementGroup, children);
+}
+
+function notAssessableGroup(result: NotAssessableResult, tracking: ContentItem[]): ContentItem {
+  return containerItem('CONTAINS', Dcm.MeasurementGroup, [
+    ...tracking,
+    codeItem('CONTAINS', Dcm.Finding, Sct.Undetermined),
+    codeItem('HAS CONCEPT MOD', Sct.FindingSite, Sct.Nasopharynx),
+    textItem('CONTAINS', Npc.ReasonNotAssessable, `${result.title}: not assessable: ${result.reason}`),
+  ]);
+}

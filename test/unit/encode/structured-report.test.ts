@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { encodeStructuredReport } from '../../../src/encode/sr/encode-structured-report';
+import { readPart10, type NaturalDataset } from '../../../src/encode/write-part10';
+import { EncodeInputError, type ReportInput } from '../../../src/encode/types';
+import { ImplementationClassUid, ImplementationVersionName, SopClass } from '../../../src/dicom/uids';
+import { analysisResults, device, KEY_CE_T1, sourceInstances, studyHeader, STUDY_UID } from '../../fixtures/encode/analysis-fixture';
+
+const FIXED_TIME = new Date(Date.UTC(2024, 0, 16, 8, 30, 0));
+
+function input(overrides: Partial<ReportInput> = {}): ReportInput {
+  return {
+    study: studyHeader(),
+    results: analysisResults(),
+    sourceInstances: sourceInstances(),
+    generation: 1,
+    device: device(),
+    srSopClass: 'comprehensive3d',
+    contentDateTime: FIXED_TIME,
+    ...overrides,
+  };
+}
+
+type Item = NaturalDataset & { ContentSequence?: Item[] };
+const meaning = (i: Item): string | undefined => (i.ConceptNameCodeSequence as { CodeMeaning: string }[] | undefined)?.[0]?.CodeMeaning;
+const child = (i: Item, m: string): Item | undefined => i.ContentSequence?.find((c) => meaning(c) === m);
+const children = (i: Item, m: string): Item[] => (i.ContentSequence ?? []).filter((c) => meaning(c) === m);
+
+function groups(ds: NaturalDataset): Item[] {
+  return children(child(ds as Item, 'Imaging Measurements')!, 'Measurement Group');
+}
+function group(ds: NaturalDataset, tracking: string): Item {
+  const g = groups(ds).find((g) => child(g, 'Tracking Identifier')?.TextValue === tracking);
+  assert.ok(g, `no group ${tracking}`);
+  return g;
+}
+
+describe('encodeStructuredReport', () => {
+  it('writes a TID 1500 report in the SOP class of the destination, with the node file meta', () => {
+    for (const [setting, uid] of [
+      ['comprehensive3d', SopClass.Comprehensive3dSr],
+      ['comprehensive', SopClass.ComprehensiveSr],
+      ['enhanced', SopClass.EnhancedSr],
+    ] as const) {
+      const out = encodeStructuredReport(input({ srSopClass: setting }));
+      const { dataset, meta } = readPart10(out.buffer);
+      assert.equal(out.sopClassUid, uid);
+      assert.equal(dataset.SOPClassUID, uid);
+      assert.equal(meta.ImplementationClassUID, ImplementationClassUid);
+      assert.equal(meta.ImplementationVersionName, ImplementationVersionName);
+      assert.equal(dataset.SpecificCharacterSet, 'ISO_IR 192');
+      assert.equal(meaning(dataset as Item), 'Imaging Measurement Report');
+      assert.deepEqual(dataset.ContentTemplateSequence, [{ MappingResource: 'DCMR', TemplateIdentifier: '1500' }]);
+    }
+  });
+
+  it('copies patient and study from the MR, keeping a Chinese name intact', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    assert.deepEqual(dataset.PatientName, [{ Alphabetic: 'Wang^XiaoDong', Ideographic: '王^小东' }]);
+    assert.equal(dataset.StudyInstanceUID, STUDY_UID);
+    assert.equal(dataset.AccessionNumber, 'ACC20240115');
+    assert.equal(dataset.StudyDescription, 'MR 鼻咽 + 颈部 增强');
+    assert.equal(dataset.Modality, 'SR');
+    assert.equal(dataset.CompletionFlag, 'COMPLETE');
+    assert.equal(dataset.VerificationFlag, 'UNVERIFIED');
+  });
+
+  it('has one measurement group per analysis, with the stage code, probabilities and risk groups', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    assert.equal(groups(dataset).length, 5);
+    const stage = group(dataset, 'AJCC stage');
+    const code = child(stage, 'Predicted AJCC stage group')!.ConceptCodeSequence as { CodeMeaning: string }[];
+    assert.equal(code[0]!.CodeMeaning, 'AJCC stage IVa');
+    const num = (child(stage, 'Probability of predicted stage')!.MeasuredValueSequence as NaturalDataset[])[0]!;
+    assert.ok(String(num.NumericValue).length <= 16);
+    assert.equal(num.FloatingPointValue, 0.8734519283746152);
+    const dmfs = group(dataset, 'DMFS risk');
+    assert.equal((child(dmfs, 'DMFS risk group')!.ConceptCodeSequence as { CodeValue: string }[])[0]!.CodeValue, '15508007');
+    const params = children(dmfs, 'Algorithm Parameters').map((i) => i.TextValue);
+    assert.ok(params.includes('Cut-off: 0.4821'));
+    assert.ok(params.some((p) => String(p).includes('clinical covariates (N stage, EBV-DNA, treatment regimen)')));
+    const msom = group(dataset, 'MSOM risk');
+    assert.equal((child(msom, 'MSOM risk group')!.ConceptCodeSequence as { CodeMeaning: string }[])[0]!.CodeMeaning, 'Low risk');
+    assert.ok(children(msom, 'Algorithm Parameters').some((p) => p.TextValue === 'Inputs: MR images only (no clinical covariates)'));
+  });
+
+  it('reports the residual probabilities as NUM and the recommendation as CODE plus TEXT', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    const residual = group(dataset, 'Residual tumour and treatment recommendation');
+    assert.equal((child(residual, 'Probability of residual tumour after CCRT')!.MeasuredValueSequence as NaturalDataset[])[0]!.FloatingPointValue, 0.83);
+    assert.equal((child(residual, 'Probability of residual tumour after IC+CCRT')!.MeasuredValueSequence as NaturalDataset[])[0]!.FloatingPointValue, 0.41);
+    assert.equal((child(residual, 'Recommended treatment')!.ConceptCodeSequence as { CodeValue: string }[])[0]!.CodeValue, 'NPC-TX-ICCCRT');
+    assert.match(String(child(residual, 'Recommendation rationale')!.TextValue), /after CCRT\) = 0\.83, after IC\+CCRT = 0\.41/);
+  });
+
+  it('states a not-assessable analysis with its reason', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    const progression = group(dataset, 'Progression risk');
+    assert.equal((child(progression, 'Finding')!.ConceptCodeSequence as { CodeMeaning: string }[])[0]!.CodeMeaning, 'Undetermined');
+    assert.match(String(child(progression, 'Reason analysis not assessable')!.TextValue), /no post-treatment MR study/);
+    assert.equal(child(progression, 'Image Region'), undefined);
+  });
+
+  it('draws the tumour region as a SCOORD on the key slice and lists every referenced image as evidence', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    const scoord = child(group(dataset, 'AJCC stage'), 'Image Region')!;
+    assert.equal(scoord.ValueType, 'SCOORD');
+    assert.equal(scoord.GraphicType, 'POLYLINE');
+    const data = scoord.GraphicData as number[];
+    assert.deepEqual(data.slice(0, 2), data.slice(8, 10));
+    const selected = scoord.ContentSequence![0]! as NaturalDataset;
+    assert.equal((selected.ReferencedSOPSequence as NaturalDataset[])[0]!.ReferencedSOPInstanceUID, KEY_CE_T1.sopInstanceUid);
+    const evidence = dataset.CurrentRequestedProcedureEvidenceSequence as NaturalDataset[];
+    const listed = evidence.flatMap((s) => (s.ReferencedSeriesSequence as NaturalDataset[]).flatMap((se) => (se.ReferencedSOPSequence as NaturalDataset[]).map((r) => r.ReferencedSOPInstanceUID)));
+    for (const s of sourceInstances()) assert.ok(listed.includes(s.image.sopInstanceUid));
+    const library = child(dataset as Item, 'Image Library')!;
+    assert.equal(children(library, 'Image Library Group').flatMap((g) => (g.ContentSequence ?? []).filter((i) => i.ValueType === 'IMAGE')).length, listed.length);
+  });
+
+  it('names the device observer, the contributing equipment with model Device UIDs, and the research-use statement', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    assert.equal(child(dataset as Item, 'Device Observer UID')!.UID, device().deviceUid);
+    const equipment = dataset.ContributingEquipmentSequence as NaturalDataset[];
+    assert.equal(equipment.length, 1 + 7);
+    assert.ok(equipment.every((e) => typeof e.DeviceUID === 'string'));
+    const qualitative = child(dataset as Item, 'Qualitative Evaluations')!;
+    assert.match(String(child(qualitative, 'Comment')!.TextValue), /research use only/i);
+    assert.deepEqual((dataset.CodingSchemeIdentificationSequence as NaturalDataset[])[0]!.CodingSchemeDesignator, '99NPCAI');
+  });
+
+  it('re-sends identical bytes and UIDs for the same analysis version, and new UIDs with predecessors for a re-analysis', () => {
+    const first = encodeStructuredReport(input());
+    const again = encodeStructuredReport(input());
+    assert.equal(again.sopInstanceUid, first.sopInstanceUid);
+    assert.equal(again.seriesInstanceUid, first.seriesInstanceUid);
+    assert.ok(again.buffer.equals(first.buffer));
+    const second = encodeStructuredReport(
+      input({ generation: 2, predecessors: [{ sopInstanceUid: first.sopInstanceUid, seriesInstanceUid: first.seriesInstanceUid, sopClassUid: first.sopClassUid }] }),
+    );
+    assert.notEqual(second.sopInstanceUid, first.sopInstanceUid);
+    assert.notEqual(second.seriesInstanceUid, first.seriesInstanceUid);
+    const { dataset } = readPart10(second.buffer);
+    const pred = dataset.PredecessorDocumentsSequence as NaturalDataset[];
+    assert.equal(pred[0]!.StudyInstanceUID, STUDY_UID);
+    const series = (pred[0]!.ReferencedSeriesSequence as NaturalDataset[])[0]!;
+    assert.equal(series.SeriesInstanceUID, first.seriesInstanceUid);
+    assert.equal((series.ReferencedSOPSequence as NaturalDataset[])[0]!.ReferencedSOPInstanceUID, first.sopInstanceUid);
+    assert.equal(readPart10(first.buffer).dataset.PredecessorDocumentsSequence, undefined);
+  });
+
+  it('links heat maps as Visual Explanation and lists them as other evidence', () => {
+    const heatMap = { analysis: 'stage', sopInstanceUid: '2.25.1234', seriesInstanceUid: '2.25.5678', sopClassUid: SopClass.SecondaryCaptureImageStorage };
+    const { dataset } = readPart10(encodeStructuredReport(input({ heatMaps: [heatMap] })).buffer);
+    const link = child(group(dataset, 'AJCC stage'), 'Visual Explanation')!;
+    assert.equal((link.ReferencedSOPSequence as NaturalDataset[])[0]!.ReferencedSOPInstanceUID, '2.25.1234');
+    assert.equal(child(group(dataset, 'DMFS risk'), 'Visual Explanation'), undefined);
+    assert.ok(JSON.stringify(dataset.PertinentOtherEvidenceSequence).includes('2.25.1234'));
+  });
+
+  it('refuses results of another study, duplicate analyses and out-of-range probabilities', () => {
+    const results = analysisResults();
+    assert.throws(() => encodeStructuredReport(input({ results: [...results, results[0]!] })), EncodeInputError);
+    assert.throws(() => encodeStructuredReport(input({ results: [{ ...results[0]!, studyInstanceUid: '1.2.3' }] })), EncodeInputError);
+    assert.throws(() => encodeStructuredReport(input({ results: [{ ...results[0]!, probability: 1.5 } as never] })), EncodeInputError);
+    assert.throws(() => encodeStructuredReport(input({ results: [] })), EncodeInputError);
+    assert.throws(() => encodeStructuredReport(input({ generation: 0 })), EncodeInputError);
+  });
+});
