@@ -36,6 +36,8 @@ export interface IngestOptions {
   /** From the C-STORE command. */
   affectedSopClassUid?: string;
   affectedSopInstanceUid?: string;
+  /** STOW-RS to /studies/{uid}: the instance must belong to this study. */
+  expectedStudyInstanceUid?: string;
 }
 
 export type IngestOutcome = { ok: true; instance: StoredInstance; duplicate: boolean } | InvalidInstance;
@@ -202,6 +204,12 @@ export class InstanceStore extends EventEmitter {
     }
     if (!v.ok) return v;
     const header = v.header;
+    if (opts.expectedStudyInstanceUid !== undefined && header.StudyInstanceUID !== opts.expectedStudyInstanceUid) {
+      return invalid(Status.DataSetDoesNotMatchSopClass, 'StudyInstanceUID differs from the study in the request', 409, {
+        sopClassUid: header.SOPClassUID,
+        sopInstanceUid: header.SOPInstanceUID,
+      });
+    }
     const sha256 = opts.sha256 ?? (await sha256File(tempPath));
     // One ingest per SOP Instance UID at a time (duplicates arriving concurrently are decided in order).
     return this.withLock(header.SOPInstanceUID, async () => {
