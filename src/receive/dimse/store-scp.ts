@@ -225,8 +225,10 @@ export class StoreScp extends Scp {
     return (this as unknown as { association?: association.Association }).association?.getCalledAeTitle().trim() ?? '';
   }
 
+  /** A-ABORT from the peer: discard any partial instance and close the transport (PS3.8 7.3.3.2). */
   override abort(): void {
     this.log.warn('peer aborted the association');
     this.onClosed();
+    (this as unknown as { socket: Socket }).socket.destroy();
   }
 }
