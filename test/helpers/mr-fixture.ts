@@ -264,13 +264,13 @@ export function transcode(src: string, dst: string, syntax: SyntaxName): string 
       run('dcmcjpls', ['+el', src, dst]);
       break;
     case 'jpeg-ls-near':
-      run('dcmcjpls', ['+en', src, dst]);
+      run('dcmcjpls', ['+en', '+un', src, dst]);
       break;
     case 'j2k-lossless':
-      run('gdcmconv', ['--j2k', src, dst]);
-      break;
     case 'j2k':
-      run('gdcmconv', ['--j2k', '--lossy', '-q', '50', src, dst]);
+      // GDCM encodes; DCMTK rewrites the file in its own canonical encoding, which is what storescu sends.
+      run('gdcmconv', syntax === 'j2k' ? ['--j2k', '--lossy', '-q', '50', src, `${dst}.gdcm`] : ['--j2k', src, `${dst}.gdcm`]);
+      run('dcmconv', [`${dst}.gdcm`, dst]);
       break;
     case 'rle':
       run('dcmcrle', [src, dst]);
