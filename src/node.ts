@@ -72,6 +72,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     dimsePort = await dimse.listen();
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await instances.close();
     db.close();
     throw err;
   }
@@ -96,7 +97,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
       server.closeIdleConnections();
       await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
       server.closeAllConnections();
-      await instances.flush();
+      await instances.close();
       db.close();
     },
   };

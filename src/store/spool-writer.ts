@@ -4,12 +4,16 @@
  * Destroyed before finishing (peer abort, error), it removes its partial file.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
+import { promises as fsp, openSync, writev, fdatasync, close } from 'node:fs';
+import { promisify } from 'node:util';
+
+const writevP = promisify(writev);
+const fdatasyncP = promisify(fdatasync);
+const closeP = promisify(close);
 import { Writable } from 'node:stream';
 
 export class SpoolWriter extends Writable {
-  private fh: FileHandle | undefined;
+  private fd: number | undefined;
   private readonly hash: Hash = createHash('sha256');
   private written = 0;
   private finished = false;
@@ -32,14 +36,16 @@ export class SpoolWriter extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    fsp.open(this.path, 'wx', 0o640).then(
-      async (fh) => {
-        this.fh = fh;
-        if (this.opts.prefix) await this.writeChunks([this.opts.prefix]);
-        callback();
-      },
-      (err: Error) => callback(err),
-    );
+    // Created synchronously: an O_EXCL create takes microseconds, while an async open's thread-pool round
+    // trip measured ~3 ms per instance under load (latency on the C-STORE path, not CPU).
+    try {
+      this.fd = openSync(this.path, 'wx', 0o640);
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    if (this.opts.prefix) this.writeChunks([this.opts.prefix]).then(() => callback(), (err: Error) => callback(err));
+    else callback();
   }
 
   private async writeChunks(chunks: Buffer[]): Promise<void> {
@@ -54,8 +60,7 @@ export class SpoolWriter extends Writable {
     let offset = 0;
     while (offset < total) {
       // writev writes all chunks in one call; loop for the (rare) partial write.
-      const r = await this.fh!.writev(offset === 0 ? chunks : [Buffer.concat(chunks).subarray(offset)]);
-      offset += r.bytesWritten;
+      offset += (await writevP(this.fd!, offset === 0 ? chunks : [Buffer.concat(chunks).subarray(offset)])).bytesWritten;
     }
     this.written += total;
   }
@@ -70,19 +75,20 @@ export class SpoolWriter extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     (async () => {
-      if (this.opts.syncData) await this.fh!.datasync();
-      await this.fh!.close();
-      this.fh = undefined;
+      const fd = this.fd!;
+      this.fd = undefined;
+      if (this.opts.syncData) await fdatasyncP(fd);
+      await closeP(fd);
       this.digest = this.hash.digest('hex');
       this.finished = true;
     })().then(() => callback(), (err: Error) => callback(err));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const fh = this.fh;
-    this.fh = undefined;
+    const fd = this.fd;
+    this.fd = undefined;
     const cleanup = async () => {
-      if (fh) await fh.close().catch(() => undefined);
+      if (fd !== undefined) await closeP(fd).catch(() => undefined);
       if (!this.finished) await fsp.rm(this.path, { force: true }).catch(() => undefined);
     };
     cleanup().then(() => callback(error), () => callback(error));
