@@ -1,6 +1,9 @@
 /**
  * Composition root: builds every stage of the node from a validated config and starts the listeners.
  * `startNode` is what main.ts and the integration tests call.
+ *
+ * The study's path: receive (DIMSE, STOW-RS) -> store (durable spool, index) -> assemble (completion,
+ * one analysis job) -> pipeline (select, prepare, infer, analyses, encode) -> deliver (outbox).
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,43 +12,57 @@ import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
 import { openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
+import { InstanceStore } from './store/instance-store';
+import { ClinicalRepository } from './store/clinical-repository';
+import { DimseServer } from './receive/dimse/dimse-server';
+import { stowRoutes } from './receive/stow/stow-router';
+import { JobStore } from './jobs/job-store';
+import { StudyAssembler, connectAssembler } from './assemble/study-assembler';
+import type { SeriesRoleResolver } from './assemble/series-roles';
+import { selectSeries } from './select';
+import { ModelRegistry } from './infer/model-registry';
+import { Outbox } from './deliver/outbox';
 import { createApp } from './admin/app';
 import { conflict, notFound } from './admin/http-error';
 import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
 import { webRoutes } from './admin/routes/web-routes';
-import { JobStore } from './jobs/job-store';
-import { StudyAssembler } from './assemble/study-assembler';
-import { createFallbackRoleResolver } from './assemble/fallback-role-resolver';
 import { studyRoutes } from './admin/routes/study-routes';
 import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
-import { ModelRegistry } from './infer/model-registry';
-import { ClinicalRepository } from './store/clinical-repository';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
-import { Outbox } from './deliver/outbox';
 
 export interface NodeHandle {
   config: Config;
   db: Db;
   settings: SettingsRepository;
+  /** The durable instance store; emits 'stored' (InstanceStoredEvent). */
+  instances: InstanceStore;
   jobs: JobStore;
-  /** Study completion; connect the instance store with connectAssembler(store, assembler). */
+  /** Study completion (fed by the instance store's 'stored' events). */
   assembler: StudyAssembler;
-  /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry (e.g. delivery); read at request time. */
+  /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry; read at request time. */
   retryHandlers: RetryHandlers;
   /** Loaded, validated models with warm sessions. */
   models: ModelRegistry;
   clinical: ClinicalRepository;
+  /** Delivery of results to destinations (enqueue, retry, list). */
+  outbox: Outbox;
   logger: Logger;
   adminToken: string;
   httpPort: number;
   dimsePort: number;
-  /** Delivery of results to destinations (enqueue, retry, list). */
-  outbox: Outbox;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
   stop(): Promise<void>;
+}
+
+/** Required-series check for study completion: the same rule-based selector the analyses use. */
+export function ruleBasedRoleResolver(config: Config): SeriesRoleResolver {
+  return (series) => {
+    const { selected } = selectSeries(series, config.selection.rules);
+    return new Map([...selected].map(([role, s]) => [role, s.seriesInstanceUid]));
+  };
 }
 
 export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
@@ -59,21 +76,39 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
   if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
 
+  const instances = new InstanceStore({
+    db,
+    dataDir: config.dataDir,
+    logger: logger.child({ component: 'store' }),
+    fsync: config.storage.fsync,
+    conflictPolicy: config.storage.conflictPolicy,
+    freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
+    acceptedTransferSyntaxes: config.dimse.transferSyntaxes,
+  });
+  await instances.startupRecovery({ calledAeTitle: settings.aeTitles.list()[0]?.aeTitle ?? config.localAeTitles[0]!.aeTitle });
+
   const jobs = new JobStore(db);
-  const requeued = jobs.requeueInterrupted();
-  if (requeued.length) logger.warn('jobs interrupted by a restart were re-queued', { jobIds: requeued });
+  const requeued = jobs.requeueInterrupted('analysis');
+  if (requeued.length) logger.warn('analysis jobs interrupted by a restart were re-queued', { jobIds: requeued });
   const defaultCompletion = CompletionSchema.parse({});
   const assembler = new StudyAssembler({
     db,
     jobs,
-    // FALLBACK until src/select's rule-based selector is wired in (same SeriesRoleResolver shape).
-    resolveRoles: createFallbackRoleResolver(),
+    resolveRoles: ruleBasedRoleResolver(config),
     completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
-    logger,
+    logger: logger.child({ component: 'assemble' }),
   });
+  // The assembler listens before the receivers start, so no stored instance goes unseen.
+  const disconnectAssembler = connectAssembler(instances, assembler);
   assembler.start();
-  /** Per-kind retry owners for POST /api/v1/jobs/{id}/retry (delivery registers its own). */
-  const retryHandlers: RetryHandlers = {};
+
+  const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger: logger.child({ component: 'deliver' }) });
+  const retryHandlers: RetryHandlers = {
+    delivery: (id) => {
+      const r = outbox.retry(id);
+      if (!r.ok) throw r.reason === 'not-found' ? notFound(r.message) : conflict(r.message);
+    },
+  };
 
   const health = Router();
   health.get('/healthz', (_req, res) => {
@@ -84,19 +119,20 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
   });
 
-  const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger });
-  retryHandlers.delivery = (id) => {
-    const r = outbox.retry(id);
-    if (!r.ok) throw r.reason === 'not-found' ? notFound(r.message) : conflict(r.message);
-  };
-  const destinations = destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) });
-
   const app = createApp({
     token,
     logger,
     routes: {
       publicRouters: [health, webRoutes()],
-      protectedRouters: [settingsRoutes(settings), studyRoutes({ studies: assembler.studies, jobs, assembler }), jobRoutes({ jobs, retryHandlers }), modelRoutes(models), clinicalRoutes(clinical), destinations],
+      protectedRouters: [
+        settingsRoutes(settings),
+        destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
+        studyRoutes({ studies: assembler.studies, jobs, assembler }),
+        jobRoutes({ jobs, retryHandlers }),
+        modelRoutes(models),
+        clinicalRoutes(clinical),
+        stowRoutes({ store: instances, settings, maxBytes: config.http.maxStowBytes, logger }),
+      ],
     },
   });
   const server = http.createServer(app);
@@ -106,6 +142,19 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   });
   const httpPort = (server.address() as AddressInfo).port;
   logger.info('http listening', { host: config.http.host, port: httpPort });
+
+  const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger });
+  let dimsePort: number;
+  try {
+    dimsePort = await dimse.listen();
+  } catch (err) {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    assembler.stop();
+    await instances.close();
+    await models.close();
+    db.close();
+    throw err;
+  }
   outbox.start();
 
   let stopped = false;
@@ -113,25 +162,32 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     config,
     db,
     settings,
+    instances,
     jobs,
     assembler,
     retryHandlers,
     models,
     clinical,
+    outbox,
     logger,
     adminToken: token,
     httpPort,
-    dimsePort: 0,
-    outbox,
+    dimsePort,
     async stop() {
       if (stopped) return;
       stopped = true;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // Stop accepting new associations and requests first; in-flight stores finish or are abandoned
+      // (an abandoned one was never acknowledged and leaves no partial file).
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await dimse.stop();
+      server.closeIdleConnections();
+      await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
       server.closeAllConnections();
-      await closed;
       // Sends in flight get up to 10 s; what is left is re-queued at the next start.
       await outbox.stop(10_000);
+      disconnectAssembler();
       assembler.stop();
+      await instances.close();
       await models.close();
       db.close();
     },

@@ -381,3 +381,13 @@ function skipItemOfUndefinedLength(buf: Buffer, offset: number, explicit: boolea
   }
   throw new Error('truncated item of undefined length');
 }
+
+export interface CharsetDecoder {
+  decode(bytes: Uint8Array): string;
+}
+
+/** A decoder bound to one (0008,0005) Specific Character Set value, for decoding many values of one data set. */
+export function charsetDecoder(terms: readonly string[] | string | undefined): CharsetDecoder {
+  const cs = terms === undefined ? undefined : Array.isArray(terms) ? [...terms] : terms;
+  return { decode: (bytes) => decodeDicomText(bytes, cs) };
+}

@@ -19,6 +19,13 @@ export const Status = {
   /** General: duplicate SOP instance (PS3.7 C.5.9). */
   DuplicateSopInstance: 0x0111,
   SopClassNotSupported: 0x0122,
+  /**
+   * Storage: Error, a different object under an already stored SOP Instance UID (conflictPolicy 'reject').
+   * An implementation code in the "does not match SOP class" A9xx range (PS3.4 B.2.3).
+   */
+  DuplicateWithDifferentContent: 0xa9ff,
+  /** STOW-RS failure reason: referenced transfer syntax not supported (PS3.18 / PS3.4 Annex B). */
+  TransferSyntaxNotSupported: 0xc122,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

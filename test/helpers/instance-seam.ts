@@ -14,11 +14,11 @@ const SAGITTAL = [0, 1, 0, 0, 0, -1];
 export function seriesHeader(kind: TestSeriesKind, seriesNumber: number): Partial<InstanceHeader> {
   switch (kind) {
     case 't1':
-      return { SeriesNumber: seriesNumber, SeriesDescription: 'T1_TSE_TRA', ImageOrientationPatient: AXIAL, RepetitionTime: 500, EchoTime: 10 };
+      return { SeriesNumber: seriesNumber, SeriesDescription: 'T1_TSE_TRA', ImageOrientationPatient: AXIAL, RepetitionTime: 500, EchoTime: 10, ScanningSequence: 'SE', ImageType: ['ORIGINAL', 'PRIMARY', 'M'] };
     case 't2':
-      return { SeriesNumber: seriesNumber, SeriesDescription: 'T2_TSE_TRA', ImageOrientationPatient: AXIAL, RepetitionTime: 4000, EchoTime: 90 };
+      return { SeriesNumber: seriesNumber, SeriesDescription: 'T2_TSE_TRA', ImageOrientationPatient: AXIAL, RepetitionTime: 4000, EchoTime: 90, ScanningSequence: 'SE', ImageType: ['ORIGINAL', 'PRIMARY', 'M'] };
     case 'ce-t1':
-      return { SeriesNumber: seriesNumber, SeriesDescription: 'T1_TSE_TRA+C', ImageOrientationPatient: AXIAL, ContrastBolusAgent: 'Gadovist' };
+      return { SeriesNumber: seriesNumber, SeriesDescription: 'T1_TSE_TRA+C', ImageOrientationPatient: AXIAL, ContrastBolusAgent: 'Gadovist', RepetitionTime: 550, EchoTime: 10, ScanningSequence: 'SE', ImageType: ['ORIGINAL', 'PRIMARY', 'M'] };
     case 'localizer':
       return { SeriesNumber: seriesNumber, SeriesDescription: 'localizer', ImageType: ['ORIGINAL', 'PRIMARY', 'LOCALIZER'], ImageOrientationPatient: AXIAL };
     case 'dwi':

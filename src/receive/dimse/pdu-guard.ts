@@ -1,0 +1,83 @@
+/**
+ * Upper-layer PDU framing guard (PS3.8 9.3): reads each PDU header (type, 4-byte length) as the bytes
+ * arrive, before dcmjs-dimse buffers them, and drops the connection on an unknown PDU type, a PDU longer
+ * than allowed (a P-DATA header claiming 4 GiB is never buffered), or data before an association exists.
+ */
+import type { Socket } from 'node:net';
+
+export const PduType = {
+  AssociateRq: 0x01,
+  AssociateAc: 0x02,
+  AssociateRj: 0x03,
+  PData: 0x04,
+  ReleaseRq: 0x05,
+  ReleaseRp: 0x06,
+  Abort: 0x07,
+} as const;
+
+export interface PduLimits {
+  /** Largest P-DATA-TF PDU body (our advertised max PDU length). */
+  maxPDataLength: number;
+  /** Largest body of any other PDU (associate request with many contexts, ...). */
+  maxControlLength: number;
+}
+
+export type GuardViolation = { kind: 'unknown-pdu-type'; pduType: number } | { kind: 'pdu-too-long'; pduType: number; length: number } | { kind: 'data-before-association' };
+
+/** Incremental PDU header parser; `push` returns a violation or undefined. Pure (no I/O), unit-tested. */
+export class PduFrameChecker {
+  private header = Buffer.alloc(6);
+  private headerFill = 0;
+  private remaining = 0;
+  associationRequested = false;
+
+  constructor(private readonly limits: PduLimits) {}
+
+  push(chunk: Buffer): GuardViolation | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, chunk.length - i);
+        this.remaining -= take;
+        i += take;
+        continue;
+      }
+      const take = Math.min(6 - this.headerFill, chunk.length - i);
+      chunk.copy(this.header, this.headerFill, i, i + take);
+      this.headerFill += take;
+      i += take;
+      if (this.headerFill < 6) break;
+      this.headerFill = 0;
+      const type = this.header[0]!;
+      const length = this.header.readUInt32BE(2);
+      if (type < PduType.AssociateRq || type > PduType.Abort) return { kind: 'unknown-pdu-type', pduType: type };
+      if (type === PduType.AssociateRq) this.associationRequested = true;
+      else if (!this.associationRequested && type !== PduType.Abort) return { kind: 'data-before-association' };
+      const max = type === PduType.PData ? this.limits.maxPDataLength : this.limits.maxControlLength;
+      if (length > max) return { kind: 'pdu-too-long', pduType: type, length };
+      this.remaining = length;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Interposes the checker on the socket's 'data' events: violating bytes are never delivered to the
+ * library; `onViolation` decides what happens (the server destroys the socket).
+ */
+export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolation: (v: GuardViolation) => void): void {
+  const originalEmit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+  let violated = false;
+  (socket as unknown as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
+    if (event === 'data') {
+      if (violated) return false;
+      const v = checker.push(args[0] as Buffer);
+      if (v) {
+        violated = true;
+        onViolation(v);
+        return false;
+      }
+    }
+    return originalEmit(event, ...args);
+  };
+}

@@ -1,0 +1,234 @@
+/**
+ * Storage SCP (PS3.4 Annex B) and Verification SCP (PS3.4 Annex A) for one association, on dcmjs-dimse.
+ * Each C-STORE data set is streamed unchanged into a spool file (behind a File Meta header), handed to the
+ * InstanceStore, and answered with the store's outcome: Success only once durable and indexed.
+ */
+import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
+import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import type { Logger } from '../../logging/logger';
+import type { InstanceStore } from '../../store/instance-store';
+import { encodeFileMeta } from '../../dicom/part10';
+import { Status } from '../../dicom/status';
+import { AcceptedStorageSopClasses } from '../../dicom/uids';
+import type { SpoolWriter } from '../../store/spool-writer';
+import { decideAssociation, type AssociationPolicyInput } from './association-policy';
+import { negotiatePresentationContext } from './transfer-syntax-negotiation';
+
+const { PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
+const { CStoreResponse, CEchoResponse } = responses;
+
+/** What an association needs from the server that created it. */
+export interface ScpEnvironment {
+  store: InstanceStore;
+  logger: Logger;
+  maxPduLength: number;
+  transferSyntaxes: readonly string[];
+  /** The current policy inputs (AE titles and sources change through the admin API). */
+  policy: () => Promise<AssociationPolicyInput>;
+  openAssociations: () => number;
+  onAssociationAccepted: (scp: StoreScp) => void;
+}
+
+type StoreState = { writer: SpoolWriter; discard?: undefined } | { writer?: undefined; discard: { status: number; reason: string } };
+
+/** A Writable that drops what it is given (for data sets that will be refused). */
+function discardSink(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+export class StoreScp extends Scp {
+  private env!: ScpEnvironment;
+  private log!: Logger;
+  private remoteAddress: string | undefined;
+  private accepted = false;
+  private readonly stores = new WeakMap<object, StoreState>();
+  private activeWriter: SpoolWriter | undefined;
+  /** In-flight ingests (graceful stop waits for them). */
+  readonly inFlight = new Set<Promise<unknown>>();
+  private closed = false;
+
+  /** Called by the server right after construction. */
+  attach(socket: Socket, env: ScpEnvironment): void {
+    this.env = env;
+    this.remoteAddress = socket.remoteAddress;
+    this.log = env.logger.child({ remoteAddress: socket.remoteAddress });
+    this.on('close', () => this.onClosed());
+  }
+
+  get isAccepted(): boolean {
+    return this.accepted;
+  }
+
+  private onClosed(): void {
+    this.closed = true;
+    if (this.activeWriter && !this.activeWriter.writableFinished) {
+      this.log.warn('association closed during a transfer; partial instance discarded');
+      this.activeWriter.destroy();
+    }
+    this.activeWriter = undefined;
+  }
+
+  override associationRequested(a: association.Association): void {
+    this.decide(a).catch((err) => {
+      this.log.error('association negotiation failed', { error: String(err) });
+      try {
+        this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceUser, RejectReason.NoReasonGiven);
+      } catch {
+        /* socket gone */
+      }
+    });
+  }
+
+  private async decide(a: association.Association): Promise<void> {
+    const calledAeTitle = a.getCalledAeTitle().trim();
+    const callingAeTitle = a.getCallingAeTitle().trim();
+    this.log = this.env.logger.child({ callingAeTitle, calledAeTitle, remoteAddress: this.remoteAddress });
+    const policy = await this.env.policy();
+    const decision = decideAssociation({ calledAeTitle, callingAeTitle, remoteAddress: this.remoteAddress, openAssociations: this.env.openAssociations() }, policy);
+    if (this.closed) return;
+    if (!decision.accept) {
+      this.log.warn('association rejected', { reason: decision.reason, message: decision.message });
+      if (decision.reason === 'called-ae-not-recognized') {
+        this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
+      } else if (decision.reason === 'calling-ae-not-recognized') {
+        this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CallingAeNotRecognized);
+      } else {
+        this.sendAssociationReject(RejectResult.Transient, RejectSource.ServiceProviderPresentation, RejectReason.LocalLimitExceeded);
+      }
+      return;
+    }
+    let acceptedContexts = 0;
+    for (const { context } of a.getPresentationContexts()) {
+      const r = negotiatePresentationContext(context.getAbstractSyntaxUid(), context.getTransferSyntaxUids(), this.env.transferSyntaxes);
+      if (r.result === 'accept') {
+        context.setResult(PresentationContextResult.Accept, r.transferSyntaxUid);
+        acceptedContexts += 1;
+      } else if (r.result === 'abstract-syntax-not-supported') {
+        context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
+      } else {
+        context.setResult(PresentationContextResult.RejectTransferSyntaxesNotSupported);
+      }
+    }
+    a.setNegotiateAsyncOps(false);
+    a.setMaxPduLength(this.env.maxPduLength);
+    this.accepted = true;
+    this.sendAssociationAccept();
+    this.env.onAssociationAccepted(this);
+    this.log.info('association accepted', { presentationContexts: a.getPresentationContexts().length, acceptedContexts });
+  }
+
+  override associationReleaseRequested(): void {
+    this.sendAssociationReleaseResponse();
+  }
+
+  override cEchoRequest(request: requests.CEchoRequest, callback: (response: responses.CEchoResponse) => void): void {
+    const rsp = CEchoResponse.fromRequest(request);
+    rsp.setStatus(Status.Success);
+    callback(rsp);
+  }
+
+  /** Decides, before any byte is stored, whether this data set can be accepted, and where it goes. */
+  override createStoreWritableStream(pc: association.PresentationContext, request: requests.CStoreRequest): Writable {
+    const refuse = (status: number, reason: string) => {
+      this.stores.set(request, { discard: { status, reason } });
+      return discardSink();
+    };
+    if (!this.accepted) return refuse(Status.ProcessingFailure, 'no association');
+    if (!pc || pc.getResult() !== PresentationContextResult.Accept) return refuse(Status.SopClassNotSupported, 'presentation context not accepted');
+    const sopClass = request.getAffectedSopClassUid();
+    if (!AcceptedStorageSopClasses.has(pc.getAbstractSyntaxUid()) || sopClass !== pc.getAbstractSyntaxUid()) {
+      return refuse(Status.SopClassNotSupported, 'SOP class does not match the presentation context');
+    }
+    const ts = pc.getAcceptedTransferSyntaxUid();
+    if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
+    const writer = this.env.store.createSpoolWriter(
+      encodeFileMeta({ sopClassUid: sopClass, sopInstanceUid: request.getAffectedSopInstanceUid(), transferSyntaxUid: ts, sourceAeTitle: this.callingAe() }),
+    );
+    writer.on('error', (err) => this.log.error('spool write failed', { error: String(err) }));
+    this.stores.set(request, { writer });
+    this.activeWriter = writer;
+    return writer;
+  }
+
+  override createDatasetFromStoreWritableStream(ws: Writable, _pc: association.PresentationContext, callback: (dataset: never) => void): void {
+    // The data set stays on disk; cStoreRequest finds the spool file through the request.
+    const done = () => callback(undefined as never);
+    if (ws.writableFinished) done();
+    else {
+      let called = false;
+      const once = () => {
+        if (!called) {
+          called = true;
+          done();
+        }
+      };
+      ws.once('finish', once);
+      ws.once('error', once);
+      ws.once('close', once);
+    }
+  }
+
+  override cStoreRequest(request: requests.CStoreRequest, callback: (response: responses.CStoreResponse) => void): void {
+    const p = this.handleStore(request)
+      .catch((err) => {
+        this.log.error('C-STORE handling failed', { error: String(err) });
+        return { status: Status.ProcessingFailure, reason: 'internal error' };
+      })
+      .then(({ status, reason }) => {
+        if (this.closed) return;
+        const rsp = CStoreResponse.fromRequest(request);
+        rsp.setStatus(status);
+        if (reason) rsp.setErrorComment(reason.slice(0, 64));
+        callback(rsp);
+      });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async handleStore(request: requests.CStoreRequest): Promise<{ status: number; reason?: string }> {
+    const state = this.stores.get(request);
+    this.stores.delete(request);
+    if (!state) return { status: Status.ProcessingFailure, reason: 'no data set received' };
+    if (state.discard) {
+      this.log.warn('C-STORE refused', { status: state.discard.status, reason: state.discard.reason });
+      return state.discard;
+    }
+    const writer = state.writer;
+    if (this.activeWriter === writer) this.activeWriter = undefined;
+    if (!writer.writableFinished || writer.errored) {
+      writer.destroy();
+      const code = (writer.errored as NodeJS.ErrnoException | null)?.code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') return { status: Status.OutOfResources, reason: 'storage full' };
+      return { status: Status.ProcessingFailure, reason: 'could not spool the data set' };
+    }
+    const outcome = await this.env.store.ingestFile(
+      writer.path,
+      { calledAeTitle: this.calledAe(), callingAeTitle: this.callingAe(), via: 'dimse', remoteAddress: this.remoteAddress },
+      {
+        sha256: writer.sha256,
+        size: writer.size,
+        dataSynced: true,
+        affectedSopClassUid: request.getAffectedSopClassUid(),
+        affectedSopInstanceUid: request.getAffectedSopInstanceUid(),
+      },
+    );
+    if (outcome.ok) return { status: Status.Success };
+    this.log.warn('C-STORE failed', { status: outcome.status, reason: outcome.reason });
+    return { status: outcome.status, reason: outcome.reason };
+  }
+
+  private callingAe(): string {
+    return (this as unknown as { association?: association.Association }).association?.getCallingAeTitle().trim() ?? '';
+  }
+  private calledAe(): string {
+    return (this as unknown as { association?: association.Association }).association?.getCalledAeTitle().trim() ?? '';
+  }
+
+  /** A-ABORT from the peer: discard any partial instance and close the transport (PS3.8 7.3.3.2). */
+  override abort(): void {
+    this.log.warn('peer aborted the association');
+    this.onClosed();
+    (this as unknown as { socket: Socket }).socket.destroy();
+  }
+}

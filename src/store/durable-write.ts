@@ -1,0 +1,81 @@
+/**
+ * Durable file placement: data fsynced in its temp file, renamed into place, and the directory entry
+ * fsynced. fsync runs on libuv's thread pool (off the event loop); directory fsyncs are coalesced so that
+ * concurrent stores into the same directory share one (group commit), and each caller resolves only after
+ * an fsync that began after its own rename.
+ */
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+
+/** Coalesces directory fsyncs: many renames into one directory, one fsync covering them all. */
+export class DirectorySyncer {
+  private readonly state = new Map<string, { running: Promise<void> | undefined; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }>();
+
+  constructor(private readonly enabled: boolean) {}
+
+  /** Resolves once an fsync of `dir` that started after this call has completed. */
+  sync(dir: string): Promise<void> {
+    if (!this.enabled) return Promise.resolve();
+    let s = this.state.get(dir);
+    if (!s) {
+      s = { running: undefined, waiters: [] };
+      this.state.set(dir, s);
+    }
+    const entry = s;
+    const p = new Promise<void>((resolve, reject) => entry.waiters.push({ resolve, reject }));
+    if (!entry.running) this.run(dir, entry);
+    return p;
+  }
+
+  private run(dir: string, entry: { running: Promise<void> | undefined; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }): void {
+    const batch = entry.waiters.splice(0);
+    entry.running = fsyncPath(dir).then(
+      () => batch.forEach((w) => w.resolve()),
+      (err) => batch.forEach((w) => w.reject(err)),
+    ).finally(() => {
+      entry.running = undefined;
+      if (entry.waiters.length > 0) this.run(dir, entry);
+      else this.state.delete(dir);
+    });
+  }
+}
+
+export async function fsyncPath(p: string): Promise<void> {
+  const fh = await fsp.open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Makes `dir` and its missing parents, fsyncing each parent whose entry was created. */
+export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<void> {
+  try {
+    await fsp.access(dir);
+    return;
+  } catch {
+    /* create below */
+  }
+  const parent = path.dirname(dir);
+  if (parent !== dir) await ensureDir(parent, syncer);
+  try {
+    await fsp.mkdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    return;
+  }
+  await syncer.sync(parent);
+}
+
+/**
+ * Moves a complete temp file (already fdatasynced by its writer, or synced here when `syncData`) to
+ * `finalPath` and makes the rename durable.
+ */
+export async function placeDurably(tempPath: string, finalPath: string, syncer: DirectorySyncer, opts: { syncData: boolean }): Promise<void> {
+  if (opts.syncData) await fsyncPath(tempPath);
+  const dir = path.dirname(finalPath);
+  await ensureDir(dir, syncer);
+  await fsp.rename(tempPath, finalPath);
+  await syncer.sync(dir);
+}
