@@ -293,6 +293,11 @@ function buildStack(anatomy: Anatomy, lesions: readonly Lesion[], planes: Plane[
   return { planes, tissue, mask };
 }
 
+/** The acquisition protocol of a patient's pre-treatment study (the one renderPatient uses). */
+export function preStudyProtocol(seed: string | number, index: number, matrix: MatrixOption = 256): StudyProtocol {
+  return drawStudyProtocol(new Rng(`${String(seed)}#${index}`).fork('protocol').fork('pre'), { matrix });
+}
+
 /** Render every study of a patient into `sink`; returns the labels entry. */
 export function renderPatient(model: PatientModel, opts: GenerateOptions, sink: PatientSink): CohortLabelEntry {
   const studies: StudyRecord[] = [];

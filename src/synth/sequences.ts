@@ -5,7 +5,7 @@
  * partial-volume blur, coil shading, fat-saturation failure at 3 T, Rician noise, vendor scale).
  */
 import { Tissue, TISSUE_COUNT } from './tissues';
-import { latticeHash } from './rng';
+import { latticeHash, Rng } from './rng';
 import type { Plane } from './geometry';
 
 export type SequenceKind = 't1' | 't2' | 't2fs' | 'ce-t1' | 'ce-t1fs' | 'dwi' | 'adc' | 'loc';
@@ -108,7 +108,17 @@ function valueNoise3(seed: number, x: number, y: number, z: number, cell: number
   return acc * 2 - 1;
 }
 
-const LESION_TISSUES = new Set<number>([Tissue.Tumour, Tissue.Node]);
+const IS_LESION = new Uint8Array(TISSUE_COUNT);
+IS_LESION[Tissue.Tumour] = 1;
+IS_LESION[Tissue.Node] = 1;
+
+/** 4096 standard-normal values (fixed seed): noise is drawn by indexing this table with xorshift bits. */
+const GAUSS = (() => {
+  const rng = new Rng('gaussian-table');
+  const t = new Float32Array(4096);
+  for (let i = 0; i < t.length; i++) t[i] = rng.normal();
+  return t;
+})();
 
 /**
  * Render one image: tissue labels -> float signal -> blur -> shading/noise -> stored uint16 values.
@@ -151,7 +161,7 @@ export function renderImage(plane: Plane, tissue: Uint8Array, s: RenderSettings)
       }
       const x = bx + plane.rowDir[0] * c * csp;
       const y = by + plane.rowDir[1] * c * csp;
-      if (LESION_TISSUES.has(t)) {
+      if (IS_LESION[t] === 1) {
         // Heterogeneous enhancement / signal: a coarse and a fine octave of 3-D value noise.
         const tex = 0.65 * valueNoise3(texSeed, x, y, bz, 5) + 0.35 * valueNoise3(texSeed + 1, x, y, bz, 2.2);
         v *= 1 + lesionAmp * tex;
@@ -173,7 +183,7 @@ export function renderImage(plane: Plane, tissue: Uint8Array, s: RenderSettings)
   const shade = s.fieldStrength === 3 ? 0.22 : 0.12;
   const out = new Uint16Array(n);
   let state = s.noiseSeed >>> 0 || 1;
-  const sigma = s.noise * 1.7320508; // sum of 4 uniforms has SD 1/sqrt(3)
+  const sigma = s.noise;
   const scale = s.scale;
   const maxStored = s.maxStored;
   for (let r = 0; r < rows; r++) {
@@ -185,17 +195,13 @@ export function renderImage(plane: Plane, tissue: Uint8Array, s: RenderSettings)
       const y = by + plane.rowDir[1] * c * csp;
       const gain = 1 + shade * (y / 100) - 0.5 * shade * ((x * x) / 10000);
       const v = blurred[i]! * gain;
-      // Fast approximate Gaussian: xorshift32, sum of four uniforms.
-      let g1 = 0;
-      let g2 = 0;
-      for (let k = 0; k < 4; k++) {
-        state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
-        g1 += state / 4294967296;
-        state ^= state << 13; state >>>= 0; state ^= state >>> 17; state ^= state << 5; state >>>= 0;
-        g2 += state / 4294967296;
-      }
-      const re = v + (g1 - 2) * sigma;
-      const im = (g2 - 2) * sigma;
+      // Gaussian noise in both channels: xorshift32 bits index a table of normal values.
+      state ^= state << 13; state ^= state >>> 17; state ^= state << 5;
+      const g1 = GAUSS[state & 4095]!;
+      const g2 = GAUSS[(state >>> 12) & 4095]!;
+      const g3 = GAUSS[(state >>> 20) & 4095]!;
+      const re = v + (g1 + g3) * 0.70710678 * sigma;
+      const im = g2 * sigma;
       const m = Math.sqrt(re * re + im * im) * scale;
       out[i] = m >= maxStored ? maxStored : Math.round(m);
     }
