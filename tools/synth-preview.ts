@@ -26,7 +26,7 @@ function decode(buf: Buffer): Decoded {
 
 function window8(img: Decoded): Uint8Array {
   const vals = Array.from(img.pixels).filter((v) => v > 0).sort((a, b) => a - b);
-  const lo = vals[Math.floor(vals.length * 0.01)] ?? 0;
+  const lo = vals[Math.floor(vals.length * 0.3)] ?? 0; // suppresses the background noise floor (smaller PNGs)
   const hi = vals[Math.floor(vals.length * 0.995)] ?? 1;
   const out = new Uint8Array(img.pixels.length);
   for (let i = 0; i < out.length; i++) out[i] = Math.max(0, Math.min(255, Math.round(((img.pixels[i]! - lo) / (hi - lo)) * 255)));
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       img = sharp(rgb, { raw: { width: columns * tiles.length, height: rows, channels: 3 } });
     }
     const file = path.join(out, `synthetic-${role}${argv.includes('--overlay') ? '-masks' : ''}.png`);
-    await img.png({ compressionLevel: 9 }).toFile(file);
+    await img.png({ compressionLevel: 9, palette: true, colours: 48 }).toFile(file);
     process.stdout.write(`${file} (${s.headerInfo.SeriesDescription}; slices z=${tiles.map((t) => t.z).join(', ')})\n`);
   }
 }
