@@ -6,7 +6,7 @@
 import type { LoadedModel } from '../infer/model-registry';
 import type { Slice, Volume } from '../prepare/volume-types';
 import type { Region } from '../prepare/steps';
-import { expandBox, regionBox } from './prepare-adapter';
+import { expandBox, regionBox } from './region-boxes';
 import type { ImagePreparer, PixelTransform, SliceRegions } from './ports';
 import type { Detection, ModelIdentity, PixelBox } from './types';
 import { fixedBatchOf, identityOf } from './model-scoring';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ModelRegistry } from '../../../src/infer/model-registry';
 import { silentLogger } from '../../../src/logging/logger';
-import { createTemporaryPreparer } from '../../../src/analyses/prepare-adapter';
+import { createPreparer } from '../../../src/analyses/prepare-adapter';
 import { localiseStudy, runAnalyses } from '../../../src/analyses/run-analyses';
 import type { AnalysisContext } from '../../../src/analyses/context';
 import type { AnalysisResult, AssessedResult } from '../../../src/analyses/types';
@@ -49,7 +49,7 @@ describe('analysis orchestration on synthetic slices with the tiny models', () =
     studyDate: '20240101',
     volumes: syntheticStudy('1.2.3.100', 11),
     models: registry,
-    preparer: createTemporaryPreparer(),
+    preparer: createPreparer(),
     ...over,
   });
 

@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { createPreparer } from '../../../src/analyses/prepare-adapter';
+import type { Slice, Volume } from '../../../src/prepare/volume-types';
+import { WorkerPool } from '../../../src/prepare';
+
+function volumeOf(n: number, rows: number, columns: number): Volume {
+  const slices: Slice[] = Array.from({ length: n }, (_, k) => ({
+    pixels: Float32Array.from({ length: rows * columns }, (_, i) => (i % columns) + k),
+    rows,
+    columns,
+    pixelSpacing: [1, 1],
+    position: [0, 0, k * 5],
+    location: k * 5,
+    image: { studyInstanceUid: '1.2', seriesInstanceUid: '1.2.3', sopInstanceUid: `1.2.3.${k + 1}`, sopClassUid: '1.2.840.10008.5.1.4.1.1.4' },
+  }));
+  return { seriesInstanceUid: '1.2.3', role: 'ce-t1', orientation: [1, 0, 0, 0, 1, 0], normal: [0, 0, 1], sliceSpacing: 5, slices };
+}
+
+describe('ImagePreparer over src/prepare', () => {
+  const steps = [
+    { op: 'crop' as const, region: 'gtv' as const, marginMm: 0, marginFraction: 0, minSizeMm: 0 },
+    { op: 'padSquare' as const, value: 0 },
+    { op: 'resize' as const, rows: 20, columns: 20 },
+  ];
+
+  it('maps model-input pixel edges back to the source slice through crop, pad and resize', async () => {
+    const v = volumeOf(3, 100, 100);
+    const box = { x0: 20, y0: 30, x1: 60, y1: 50 };
+    const batch = await createPreparer().prepareBatch([{ channels: [v.slices[1]!], volumes: [v], regions: [{ gtv: box }] }], steps);
+    assert.deepEqual(batch.dims, [1, 1, 20, 20]);
+    const t = batch.transforms[0]!;
+    // 40 x 20 crop padded to 40 x 40 (10 rows above), resized to 20 x 20: one input pixel = 2 source pixels
+    assert.ok(Math.abs(t.offsetX + t.scaleX * 0 - 20) < 1e-9, `x0 ${t.offsetX}`);
+    assert.ok(Math.abs(t.offsetX + t.scaleX * 20 - 60) < 1e-9);
+    assert.ok(Math.abs(t.offsetY + t.scaleY * 5 - 30) < 1e-9, `y ${t.offsetY + t.scaleY * 5}`);
+    assert.ok(Math.abs(t.scaleX - 2) < 1e-9 && Math.abs(t.scaleY - 2) < 1e-9);
+  });
+
+  it('gives the same tensors in the worker pool as on the main thread, and stacks channels', async () => {
+    const a = volumeOf(4, 64, 64);
+    const b = volumeOf(4, 64, 64);
+    const items = [0, 2].map((i) => ({ channels: [a.slices[i]!, b.slices[i]!], volumes: [a, b], regions: [{ gtv: { x0: 10, y0: 10, x1: 40, y1: 30 } }, { gtv: { x0: 10, y0: 10, x1: 40, y1: 30 } }] }));
+    const norm = [{ op: 'normalize' as const, min: 0, max: 255, lowerPercentile: 0.5, upperPercentile: 99.5, scope: 'volume' as const }, ...steps];
+    const here = await createPreparer().prepareBatch(items, norm);
+    const pool = new WorkerPool({ size: 1 });
+    try {
+      const there = await createPreparer({ pool }).prepareBatch(items, norm);
+      assert.deepEqual(there.dims, [2, 2, 20, 20]);
+      assert.deepEqual(Array.from(there.data), Array.from(here.data));
+    } finally {
+      await pool.close();
+    }
+  });
+});
