@@ -32,6 +32,9 @@ import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
+import { WorkerPool } from './prepare';
+import { AnalysisWorker } from './pipeline/analysis-worker';
+import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
 
 export interface NodeHandle {
   config: Config;
@@ -49,6 +52,8 @@ export interface NodeHandle {
   clinical: ClinicalRepository;
   /** Delivery of results to destinations (enqueue, retry, list). */
   outbox: Outbox;
+  /** Runs analysis jobs: select, prepare, infer, encode, enqueue delivery. */
+  analysisWorker: AnalysisWorker;
   logger: Logger;
   adminToken: string;
   httpPort: number;
@@ -110,6 +115,32 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     },
   };
 
+  // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
+  const pool = new WorkerPool();
+  const priorStudies = new StorePriorStudyProvider({ db, store: instances, rules: config.selection.rules, pool });
+  const analysisWorker = new AnalysisWorker({
+    config,
+    jobs,
+    store: instances,
+    settings,
+    clinical,
+    models,
+    outbox,
+    pool,
+    priorStudies,
+    logger: logger.child({ component: 'analysis' }),
+  });
+  assembler.on('job-created', () => analysisWorker.kick());
+  /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
+  const reanalysePatient = (patientId: string) => {
+    const rows = db.prepare(`SELECT study_instance_uid AS studyInstanceUid, called_ae_title AS calledAeTitle FROM studies WHERE patient_id = ?`).all(patientId) as {
+      studyInstanceUid: string;
+      calledAeTitle: string;
+    }[];
+    const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
+    return { jobIds, studies: rows.length };
+  };
+
   const health = Router();
   health.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -130,7 +161,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
         studyRoutes({ studies: assembler.studies, jobs, assembler }),
         jobRoutes({ jobs, retryHandlers }),
         modelRoutes(models),
-        clinicalRoutes(clinical),
+        clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
         stowRoutes({ store: instances, settings, maxBytes: config.http.maxStowBytes, logger }),
       ],
     },
@@ -150,12 +181,14 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   } catch (err) {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     assembler.stop();
+    await pool.close();
     await instances.close();
     await models.close();
     db.close();
     throw err;
   }
   outbox.start();
+  analysisWorker.start();
 
   let stopped = false;
   return {
@@ -169,6 +202,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     models,
     clinical,
     outbox,
+    analysisWorker,
     logger,
     adminToken: token,
     httpPort,
@@ -183,8 +217,10 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
       server.closeIdleConnections();
       await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
       server.closeAllConnections();
-      // Sends in flight get up to 10 s; what is left is re-queued at the next start.
+      // An analysis in flight gets up to 15 s, sends up to 10 s; what is left is re-queued at the next start.
+      await analysisWorker.stop(15_000);
       await outbox.stop(10_000);
+      await pool.close();
       disconnectAssembler();
       assembler.stop();
       await instances.close();

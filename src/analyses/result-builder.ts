@@ -63,12 +63,21 @@ export function fromScores(scores: ModelScores[]): Pick<AssessedResult, 'models'
     models: scores.map((s) => s.model),
     inputs: { series: [...series.values()], images: entries.map((e) => e.image) },
     sliceScores: entries.map((e) => ({ image: e.image, probability: mean(e.probs) })),
-    keyImages: entries.map((e) => ({
+    keyImages: keySlices(entries).map((e) => ({
       image: e.image,
       ...(e.region ? { region: e.region } : {}),
       ...(e.cams.length ? { cam: meanCamMaps(e.cams, e.cams.length > 1 ? `mean of ${e.cams.length} models' CAMs: ${e.cams.map((c) => c.method).join('; ')}` : e.cams[0]!.method) } : {}),
     })),
   };
+}
+
+/** How many key slices an analysis shows (heat-map images, SR regions): the largest-region slices first. */
+export const KEY_IMAGES_PER_ANALYSIS = 1;
+
+/** The slices with the largest region (the largest-tumour slice first); ties and region-less by probability. */
+function keySlices<T extends { region?: PixelBox; probs: number[] }>(entries: T[]): T[] {
+  const area = (b?: PixelBox) => (b ? (b.x1 - b.x0) * (b.y1 - b.y0) : -1);
+  return [...entries].sort((a, b) => area(b.region) - area(a.region) || mean(b.probs) - mean(a.probs)).slice(0, KEY_IMAGES_PER_ANALYSIS);
 }
 
 export function assessed(

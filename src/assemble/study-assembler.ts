@@ -58,7 +58,7 @@ export interface AnalysisJobPayload {
   callingAeTitle: string;
   generation: number;
   reason: CompletionReason;
-  trigger: 'initial' | 'late-instances';
+  trigger: 'initial' | 'late-instances' | 'requested';
   /** Role -> SeriesInstanceUID as the resolver saw it at completion (the analysis re-selects from the store). */
   roles: Record<string, string>;
   missingRoles: string[];
@@ -268,6 +268,49 @@ export class StudyAssembler extends EventEmitter {
       });
       this.arm(k, key, this.clock.now() + 5000);
     }
+  }
+
+  /**
+   * Re-analysis on demand (e.g. new clinical covariates): a complete study gets a new generation and one
+   * new analysis job whose results supersede the earlier ones, exactly as after late instances. A study
+   * still receiving needs nothing: its coming completion reads the current covariates.
+   */
+  requestReanalysis(key: StudyKey, note: string): Job | undefined {
+    const outcome = this.opts.db.transaction(() => {
+      const current = this.studies.get(key);
+      if (!current || current.state !== 'complete') return undefined;
+      const bumped = this.opts.db
+        .prepare(`UPDATE studies SET generation = generation + 1 WHERE study_instance_uid = ? AND called_ae_title = ? AND state = 'complete' AND generation = ?`)
+        .run(key.studyInstanceUid, key.calledAeTitle, current.generation);
+      if (bumped.changes !== 1) return undefined;
+      const generation = current.generation + 1;
+      const parent = this.jobs.findPreviousAnalysisJob(key.studyInstanceUid, key.calledAeTitle, generation);
+      const series = this.studies.seriesOf(key);
+      const payload: AnalysisJobPayload = {
+        studyInstanceUid: key.studyInstanceUid,
+        calledAeTitle: key.calledAeTitle,
+        callingAeTitle: current.callingAeTitle,
+        generation,
+        reason: current.completionReason ?? 'quiet',
+        trigger: 'requested',
+        roles: {},
+        missingRoles: [],
+        seriesCount: series.length,
+        instanceCount: series.reduce((n, s) => n + s.instanceCount, 0),
+        supersedesJobId: parent?.id ?? null,
+      };
+      const job = this.jobs.createAnalysisJob({ studyInstanceUid: key.studyInstanceUid, calledAeTitle: key.calledAeTitle, generation, parentJobId: parent?.id ?? null, payload, note });
+      const supersededJobIds = this.jobs.supersedeEarlierAnalyses(key.studyInstanceUid, key.calledAeTitle, generation, job.id);
+      return { job, supersededJobIds, study: this.studies.get(key)! };
+    })();
+    if (!outcome) return undefined;
+    this.logger?.info('re-analysis requested', { studyInstanceUid: key.studyInstanceUid, calledAeTitle: key.calledAeTitle, jobId: outcome.job.id, superseded: outcome.supersededJobIds });
+    try {
+      this.emit('job-created', { job: outcome.job, study: outcome.study, reason: outcome.study.completionReason ?? 'quiet', supersededJobIds: outcome.supersededJobIds });
+    } catch (err) {
+      this.logger?.error('job-created listener failed', { jobId: outcome.job.id, error: String((err as Error)?.message ?? err) });
+    }
+    return outcome.job;
   }
 
   private complete(study: StudyRecord, reason: CompletionReason, roles: Map<string, string>, missingRoles: string[]): void {

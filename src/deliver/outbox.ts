@@ -53,6 +53,8 @@ export interface EnqueueRequest {
   /** The analysis job that produced the objects, if any. */
   parentJobId?: number;
   files: OutboxFile[];
+  /** Only these routes (by target key); the caller encodes per destination's SOP classes. Default: all. */
+  onlyTargets?: string[];
 }
 
 const FileStateSchema = z.object({
@@ -198,6 +200,16 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   }
 
   /** Resolves the routing and queues one delivery job per target, in one transaction. */
+  /** Where results of a study received by this local AE title would go now (no job is created). */
+  routing(req: Pick<EnqueueRequest, 'calledAeTitle' | 'callingAeTitle' | 'callingHost'>): Routing {
+    const { settings } = this.opts;
+    return resolveRouting(req, {
+      localAeTitle: (ae) => settings.aeTitles.get(ae),
+      source: (ae) => settings.sources.get(ae),
+      destination: (n) => settings.destinations.get(n),
+    });
+  }
+
   enqueue(req: EnqueueRequest): { jobs: DeliveryJob[]; skipped: Routing['skipped'] } {
     if (!isValidUid(req.studyInstanceUid)) throw new Error(`invalid Study Instance UID ${JSON.stringify(req.studyInstanceUid)}`);
     if (req.files.length === 0) throw new Error('nothing to deliver: no files');
@@ -205,12 +217,8 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
       if (!isValidUid(f.sopInstanceUid) || !isValidUid(f.sopClassUid)) throw new Error(`invalid UID in file entry ${f.path}`);
       if (!existsSync(this.absolute(f.path))) throw new Error(`result file missing: ${f.path}`);
     }
-    const { settings } = this.opts;
-    const routing = resolveRouting(req, {
-      localAeTitle: (ae) => settings.aeTitles.get(ae),
-      source: (ae) => settings.sources.get(ae),
-      destination: (n) => settings.destinations.get(n),
-    });
+    const all = this.routing(req);
+    const routing = req.onlyTargets ? { targets: all.targets.filter((t) => req.onlyTargets!.includes(t.key)), skipped: all.skipped } : all;
     const now = new Date().toISOString();
     const files: DeliveryFileState[] = req.files.map((f) => ({
       path: this.relative(f.path),

@@ -26,14 +26,17 @@ export function reportVersionKey(results: readonly AnalysisResult[]): string {
     .join(';');
 }
 
-/** One series per output kind and generation. */
-export function outputSeriesUid(studyInstanceUid: string, kind: OutputKind, generation: number): string {
-  return deterministicUid([NAMESPACE, 'series', studyInstanceUid, kind, generation].join('|'));
+/**
+ * One series per output kind and generation. `variant` (the SOP class setting, when not the default)
+ * keeps objects of another SOP class, sent to a destination that needs it, under their own UIDs.
+ */
+export function outputSeriesUid(studyInstanceUid: string, kind: OutputKind, generation: number, variant?: string): string {
+  return deterministicUid([NAMESPACE, 'series', studyInstanceUid, kind, generation, ...(variant ? [variant] : [])].join('|'));
 }
 
 /** The SR's SOP Instance UID: study, analysis versions, generation. */
-export function reportInstanceUid(studyInstanceUid: string, results: readonly AnalysisResult[], generation: number): string {
-  return deterministicUid([NAMESPACE, 'sr', studyInstanceUid, reportVersionKey(results), generation].join('|'));
+export function reportInstanceUid(studyInstanceUid: string, results: readonly AnalysisResult[], generation: number, variant?: string): string {
+  return deterministicUid([NAMESPACE, 'sr', studyInstanceUid, reportVersionKey(results), generation, ...(variant ? [variant] : [])].join('|'));
 }
 
 /** A heat map's SOP Instance UID: study, analysis, its model versions, generation, key image index. */
@@ -43,9 +46,10 @@ export function heatMapInstanceUid(
   models: readonly ModelIdentity[],
   generation: number,
   keyImageIndex: number,
+  variant?: string,
 ): string {
   return deterministicUid(
-    [NAMESPACE, 'sc', studyInstanceUid, analysis, modelVersionKey(models), generation, keyImageIndex].join('|'),
+    [NAMESPACE, 'sc', studyInstanceUid, analysis, modelVersionKey(models), generation, keyImageIndex, ...(variant ? [variant] : [])].join('|'),
   );
 }
 

@@ -47,8 +47,8 @@ export async function buildHeatMapCaptureDataset(input: HeatMapInput): Promise<{
   const studyUid = study.StudyInstanceUID;
   const when = input.contentDateTime ?? new Date();
   const sopClassUid = SC_SOP_CLASSES[input.scSopClass];
-  const sopInstanceUid = heatMapInstanceUid(studyUid, result.analysis, result.models, input.generation, keyIndex);
-  const seriesInstanceUid = outputSeriesUid(studyUid, 'sc', input.generation);
+  const sopInstanceUid = heatMapInstanceUid(studyUid, result.analysis, result.models, input.generation, keyIndex, input.scSopClass === 'sc' ? undefined : input.scSopClass);
+  const seriesInstanceUid = outputSeriesUid(studyUid, 'sc', input.generation, input.scSopClass === 'sc' ? undefined : input.scSopClass);
   const page = await renderHeatMapPage({ result, slice: input.slice, cam: input.keyImage.cam, region: input.keyImage.region });
   const camMethod = input.keyImage.cam?.method ?? 'no class-activation map available';
   const dataset: NaturalDataset = {

@@ -72,8 +72,8 @@ export function buildStructuredReportDataset(input: ReportInput): { dataset: Nat
   const studyUid = study.StudyInstanceUID;
   const when = input.contentDateTime ?? new Date();
   const sopClassUid = SR_SOP_CLASSES[input.srSopClass];
-  const sopInstanceUid = reportInstanceUid(studyUid, input.results, input.generation);
-  const seriesInstanceUid = outputSeriesUid(studyUid, 'sr', input.generation);
+  const sopInstanceUid = reportInstanceUid(studyUid, input.results, input.generation, input.srSopClass === 'comprehensive3d' ? undefined : input.srSopClass);
+  const seriesInstanceUid = outputSeriesUid(studyUid, 'sr', input.generation, input.srSopClass === 'comprehensive3d' ? undefined : input.srSopClass);
   const versionKey = reportVersionKey(input.results);
   const trackingUids: Record<string, string> = {};
   for (const r of input.results) trackingUids[r.analysis] = trackingUid(studyUid, r.analysis, versionKey, input.generation);
