@@ -51,7 +51,9 @@ describe('admin API: models and clinical covariates', () => {
     assert.ok(body.details.some((d) => /weight/.test(d.message)), 'an unknown field is refused by name');
     assert.equal((await node.api(p, { method: 'PUT', body: '[1]' })).status, 400);
     assert.equal((await node.api(p, { method: 'PUT', body: '{"nStage":' })).status, 400);
-    assert.equal((await node.api(p + '?reanalyse=true', { method: 'PUT', body: '{}' })).status, 501);
+    const re = await node.api(p + '?reanalyse=true', { method: 'PUT', body: '{}' });
+    assert.equal(re.status, 200);
+    assert.deepEqual(((await re.json()) as { reanalysis: unknown }).reanalysis, { jobIds: [], studies: 0 }, 'no study of this patient to re-analyse');
     assert.equal((await node.api(p, { method: 'DELETE' })).status, 204);
     assert.equal((await node.api(p)).status, 404);
   });
