@@ -32,6 +32,7 @@ import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
+import { createMetrics } from './admin/metrics';
 import { WorkerPool } from './prepare';
 import { AnalysisWorker } from './pipeline/analysis-worker';
 import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
@@ -141,6 +142,9 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     return { jobIds, studies: rows.length };
   };
 
+  let openAssociations = () => 0;
+  const metrics = createMetrics({ db, instances, models, openAssociations: () => openAssociations() });
+
   const health = Router();
   health.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
@@ -156,6 +160,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     routes: {
       publicRouters: [health, webRoutes()],
       protectedRouters: [
+        metrics.router,
         settingsRoutes(settings),
         destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
         studyRoutes({ studies: assembler.studies, jobs, assembler }),
@@ -187,6 +192,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     db.close();
     throw err;
   }
+  openAssociations = () => dimse.openAssociations();
   outbox.start();
   analysisWorker.start();
 

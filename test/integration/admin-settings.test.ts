@@ -78,3 +78,19 @@ describe('admin web page', () => {
     }
   });
 });
+
+describe('metrics', () => {
+  it('serves Prometheus text with the node\'s own series, behind the token', async () => {
+    const node = await startTestNode();
+    try {
+      assert.equal((await fetch(`http://127.0.0.1:${node.httpPort}/metrics`)).status, 401);
+      const r = await node.api('/metrics');
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get('content-type') ?? '', /text\/plain/);
+      const text = await r.text();
+      for (const name of ['npcai_instances_indexed 0', 'npcai_dimse_open_associations 0', 'npcai_process_resident_memory_bytes', '# TYPE npcai_jobs gauge']) assert.ok(text.includes(name), name);
+    } finally {
+      await node.cleanup();
+    }
+  });
+});
