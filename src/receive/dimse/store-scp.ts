@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { promises as fsp } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { Logger } from '../../logging/logger';
-import type { InstanceStore } from '../../store/instance-store';
+import { InstanceStore } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
 import { Status } from '../../dicom/status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
@@ -162,6 +162,8 @@ export class StoreScp extends Scp {
     if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
     const writer = this.env.store.createSpoolWriter(
       encodeFileMeta({ sopClassUid: sopClass, sopInstanceUid: request.getAffectedSopInstanceUid(), transferSyntaxUid: ts, sourceAeTitle: this.callingAe() }),
+      undefined,
+      InstanceStore.IN_MEMORY_LIMIT,
     );
     writer.on('error', (err) => this.log.error('spool write failed', { error: String(err) }));
     this.stores.set(request, { writer });
@@ -226,6 +228,7 @@ export class StoreScp extends Scp {
       {
         sha256: writer.sha256,
         size: writer.size,
+        bytes: writer.contents(),
         dataSynced: true,
         affectedSopClassUid: request.getAffectedSopClassUid(),
         affectedSopInstanceUid: request.getAffectedSopInstanceUid(),
