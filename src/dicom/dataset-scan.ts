@@ -190,3 +190,37 @@ function walkEncapsulated(src: ByteSource, start: number, syntax: Syntax): { end
     pos = h.valueOffset + h.length;
   }
 }
+
+/**
+ * The elements of a sequence's items (at most `maxItems`), each item as tag -> ElementRef, for decoding a
+ * few attributes inside sequences (e.g. the first frame of an Enhanced MR's functional groups) without
+ * walking the rest. Throws ScanError on malformed structure.
+ */
+export function scanSequenceItems(src: ByteSource, seq: ElementRef, syntax: Syntax, maxItems = Number.POSITIVE_INFINITY): Array<Map<number, ElementRef>> {
+  const itemSyntax = seq.vr === 'UN' ? IMPLICIT_LE : syntax;
+  const end = seq.length === UNDEFINED_LENGTH ? Number.POSITIVE_INFINITY : seq.valueOffset + seq.length;
+  const items: Array<Map<number, ElementRef>> = [];
+  let pos = seq.valueOffset;
+  while (pos < end && items.length < maxItems) {
+    const item = readHeader(src, pos, itemSyntax);
+    if (item.tag === TAG_SEQUENCE_DELIMITER) break;
+    if (item.tag !== TAG_ITEM) throw new ScanError(`expected an item in ${tagString(seq.tag)} at offset ${pos}, found ${tagString(item.tag)}`);
+    const itemEnd = item.length === UNDEFINED_LENGTH ? Number.POSITIVE_INFINITY : item.valueOffset + item.length;
+    if (itemEnd !== Number.POSITIVE_INFINITY) ensure(src, item.valueOffset, item.length, item.tag);
+    const els = new Map<number, ElementRef>();
+    pos = item.valueOffset;
+    while (pos < itemEnd) {
+      const e = readHeader(src, pos, itemSyntax);
+      if (e.tag === TAG_ITEM_DELIMITER) {
+        pos = e.valueOffset;
+        break;
+      }
+      if ((e.tag >>> 16) === 0xfffe) throw new ScanError(`unexpected ${tagString(e.tag)} inside an item at offset ${pos}`);
+      els.set(e.tag, { tag: e.tag, vr: e.vr ?? (e.length === UNDEFINED_LENGTH ? 'SQ' : undefined), valueOffset: e.valueOffset, length: e.length });
+      pos = skipValue(src, e, itemSyntax, 1);
+    }
+    if (itemEnd !== Number.POSITIVE_INFINITY) pos = itemEnd;
+    items.push(els);
+  }
+  return items;
+}

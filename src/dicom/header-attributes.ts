@@ -5,9 +5,9 @@
  */
 import type { InstanceHeader } from '../store/instance-types';
 import { charsetDecoder, type CharsetDecoder } from './charset';
-import type { ByteSource, ScanResult } from './dataset-scan';
+import { scanSequenceItems, type ByteSource, type ElementRef, type ScanResult } from './dataset-scan';
 
-type Vr = 'CS' | 'UI' | 'DA' | 'TM' | 'AS' | 'SH' | 'LO' | 'PN' | 'DS' | 'IS' | 'US';
+type Vr = 'CS' | 'UI' | 'DA' | 'TM' | 'AS' | 'SH' | 'LO' | 'PN' | 'DS' | 'IS' | 'US' | 'FD';
 
 /** tag -> [keyword, VR]; VRs are fixed by the dictionary, so implicit VR files decode the same way. */
 const HEADER_ATTRIBUTES: ReadonlyArray<[number, string, Vr]> = [
@@ -91,7 +91,101 @@ export function decodeHeader(src: ByteSource, scan: ScanResult): Partial<Instanc
     const value = decodeValue(bytes, vr, keyword, little, decoder);
     if (value !== undefined) out[keyword] = value;
   }
+  Object.assign(out, decodeFunctionalGroups(src, scan, decoder, out));
   return out as Partial<InstanceHeader>;
+}
+
+/** Functional group macros (PS3.3 C.7.6.16) kept from Enhanced MR headers: sequence -> its attributes. */
+const FUNCTIONAL_GROUP_MACROS: ReadonlyArray<[number, string, ReadonlyArray<[number, string, Vr]>]> = [
+  [0x00209113, 'PlanePositionSequence', [[0x00200032, 'ImagePositionPatient', 'DS']]],
+  [0x00209116, 'PlaneOrientationSequence', [[0x00200037, 'ImageOrientationPatient', 'DS']]],
+  [
+    0x00289110,
+    'PixelMeasuresSequence',
+    [
+      [0x00280030, 'PixelSpacing', 'DS'],
+      [0x00180050, 'SliceThickness', 'DS'],
+      [0x00180088, 'SpacingBetweenSlices', 'DS'],
+    ],
+  ],
+  [
+    0x00289145,
+    'PixelValueTransformationSequence',
+    [
+      [0x00281052, 'RescaleIntercept', 'DS'],
+      [0x00281053, 'RescaleSlope', 'DS'],
+    ],
+  ],
+  [0x00189112, 'MRTimingAndRelatedParametersSequence', [[0x00180080, 'RepetitionTime', 'DS']]],
+  [0x00189114, 'MREchoSequence', [[0x00189082, 'EffectiveEchoTime', 'FD']]],
+];
+const SHARED_FUNCTIONAL_GROUPS = 0x52009229;
+const PER_FRAME_FUNCTIONAL_GROUPS = 0x52009230;
+
+/**
+ * Enhanced (multi-frame) MR keeps geometry in functional groups, not at the top level. The header keeps
+ * SharedFunctionalGroupsSequence and the FIRST item of PerFrameFunctionalGroupsSequence, reduced to the
+ * macros above (naturalized: [{ PlaneOrientationSequence: [{ ImageOrientationPatient: [...] }] }]), and,
+ * where the top level lacks them, the first frame's ImagePositionPatient, ImageOrientationPatient,
+ * PixelSpacing and SliceThickness (per-frame value first, then shared), so readers of classic headers
+ * (series selection, completion) see the plane.
+ */
+function decodeFunctionalGroups(src: ByteSource, scan: ScanResult, decoder: CharsetDecoder, top: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const groups: Array<[number, string]> = [
+    [SHARED_FUNCTIONAL_GROUPS, 'SharedFunctionalGroupsSequence'],
+    [PER_FRAME_FUNCTIONAL_GROUPS, 'PerFrameFunctionalGroupsSequence'],
+  ];
+  const decoded: Record<string, Record<string, unknown>> = {};
+  for (const [tag, keyword] of groups) {
+    const ref = scan.elements.get(tag);
+    if (!ref || ref.length === 0) continue;
+    const first = scanSequenceItems(src, ref, scan.syntax, 1)[0];
+    if (!first) continue;
+    const item: Record<string, unknown> = {};
+    for (const [macroTag, macroKeyword, attrs] of FUNCTIONAL_GROUP_MACROS) {
+      const macroRef = first.get(macroTag);
+      if (!macroRef || macroRef.length === 0) continue;
+      const macroItem = scanSequenceItems(src, macroRef, scan.syntax, 1)[0];
+      if (!macroItem) continue;
+      const values = decodeAttributes(src, macroItem, attrs, scan.syntax.littleEndian, decoder);
+      if (Object.keys(values).length > 0) item[macroKeyword] = [values];
+    }
+    decoded[keyword] = item;
+    out[keyword] = [item];
+  }
+  const fromGroups = (macro: string, attr: string): unknown => {
+    for (const g of ['PerFrameFunctionalGroupsSequence', 'SharedFunctionalGroupsSequence']) {
+      const m = decoded[g]?.[macro] as Array<Record<string, unknown>> | undefined;
+      const v = m?.[0]?.[attr];
+      if (v !== undefined) return v;
+    }
+    return undefined;
+  };
+  const firstFrame: Array<[string, string]> = [
+    ['PlanePositionSequence', 'ImagePositionPatient'],
+    ['PlaneOrientationSequence', 'ImageOrientationPatient'],
+    ['PixelMeasuresSequence', 'PixelSpacing'],
+    ['PixelMeasuresSequence', 'SliceThickness'],
+  ];
+  for (const [macro, attr] of firstFrame) {
+    if (top[attr] !== undefined) continue;
+    const v = fromGroups(macro, attr);
+    if (v !== undefined) out[attr] = v;
+  }
+  return out;
+}
+
+function decodeAttributes(src: ByteSource, els: Map<number, ElementRef>, attrs: ReadonlyArray<[number, string, Vr]>, little: boolean, decoder: CharsetDecoder): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [tag, keyword, vr] of attrs) {
+    const ref = els.get(tag);
+    if (!ref || ref.length === 0 || ref.length === 0xffffffff) continue;
+    if (ref.length > 64 * 1024) throw new AttributeError(`${keyword} is ${ref.length} bytes long`);
+    const value = decodeValue(src.read(ref.valueOffset, ref.length), vr, keyword, little, decoder);
+    if (value !== undefined) out[keyword] = value;
+  }
+  return out;
 }
 
 function splitValues(s: string): string[] {
@@ -105,6 +199,12 @@ function vmShape<T>(values: T[]): T | T[] | undefined {
 
 function decodeValue(bytes: Buffer, vr: Vr, keyword: string, little: boolean, decoder: CharsetDecoder): unknown {
   switch (vr) {
+    case 'FD': {
+      if (bytes.length % 8 !== 0) throw new AttributeError(`${keyword} (FD) has length ${bytes.length}`);
+      const values: number[] = [];
+      for (let i = 0; i < bytes.length; i += 8) values.push(little ? bytes.readDoubleLE(i) : bytes.readDoubleBE(i));
+      return vmShape(values);
+    }
     case 'US': {
       if (bytes.length % 2 !== 0) throw new AttributeError(`${keyword} (US) has odd length ${bytes.length}`);
       const values: number[] = [];

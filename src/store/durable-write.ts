@@ -11,6 +11,9 @@ import path from 'node:path';
 export class DirectorySyncer {
   private readonly state = new Map<string, { running: Promise<void> | undefined; waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> }>();
 
+  /** Directories known to exist (made or seen by ensureDir): no access() round trip per instance. */
+  readonly knownDirs = new Set<string>();
+
   constructor(private readonly enabled: boolean) {}
 
   /** Resolves once an fsync of `dir` that started after this call has completed. */
@@ -51,8 +54,10 @@ export async function fsyncPath(p: string): Promise<void> {
 
 /** Makes `dir` and its missing parents, fsyncing each parent whose entry was created. */
 export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<void> {
+  if (syncer.knownDirs.has(dir)) return;
   try {
     await fsp.access(dir);
+    rememberDir(syncer, dir);
     return;
   } catch {
     /* create below */
@@ -63,9 +68,17 @@ export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<v
     await fsp.mkdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    rememberDir(syncer, dir);
     return;
   }
   await syncer.sync(parent);
+  rememberDir(syncer, dir);
+}
+
+function rememberDir(syncer: DirectorySyncer, dir: string): void {
+  // Bounded: a node receiving for months must not grow this without limit.
+  if (syncer.knownDirs.size >= 10000) syncer.knownDirs.clear();
+  syncer.knownDirs.add(dir);
 }
 
 /**
@@ -76,6 +89,14 @@ export async function placeDurably(tempPath: string, finalPath: string, syncer: 
   if (opts.syncData) await fsyncPath(tempPath);
   const dir = path.dirname(finalPath);
   await ensureDir(dir, syncer);
-  await fsp.rename(tempPath, finalPath);
+  try {
+    await fsp.rename(tempPath, finalPath);
+  } catch (err) {
+    // The directory was removed since it was remembered (retention, an operator): make it again.
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    syncer.knownDirs.clear();
+    await ensureDir(dir, syncer);
+    await fsp.rename(tempPath, finalPath);
+  }
   await syncer.sync(dir);
 }

@@ -37,6 +37,8 @@ export interface IngestOptions {
   /** From the C-STORE command. */
   affectedSopClassUid?: string;
   affectedSopInstanceUid?: string;
+  /** The temp file's bytes when the caller still holds them (validation then reads no file). */
+  bytes?: Buffer;
   /** STOW-RS to /studies/{uid}: the instance must belong to this study. */
   expectedStudyInstanceUid?: string;
 }
@@ -162,9 +164,12 @@ export class InstanceStore extends EventEmitter {
   }
 
   /** A writer that spools one instance into a fresh temp file (see SpoolWriter). */
-  createSpoolWriter(prefix?: Buffer, maxBytes?: number): SpoolWriter {
-    return new SpoolWriter(this.spoolPath(), { prefix, syncData: this.opts.fsync, maxBytes });
+  createSpoolWriter(prefix?: Buffer, maxBytes?: number, retainUpTo = 0): SpoolWriter {
+    return new SpoolWriter(this.spoolPath(), { prefix, syncData: this.opts.fsync, maxBytes, retainUpTo });
   }
+
+  /** Instances up to this size are validated from memory when the writer retained them. */
+  static readonly IN_MEMORY_LIMIT = IN_MEMORY_LIMIT;
 
   /** A failure outcome when free space is below the watermark (checked before receiving, and again before storing). */
   async checkFreeSpace(incomingBytes = 0): Promise<InvalidInstance | undefined> {
@@ -201,7 +206,7 @@ export class InstanceStore extends EventEmitter {
     const size = opts.size ?? (await fsp.stat(tempPath)).size;
     const space = await this.checkFreeSpace(size);
     if (space) return space;
-    const src = await openSource(tempPath);
+    const src = opts.bytes && opts.bytes.length === size ? { source: new BufferSource(opts.bytes), close: () => undefined } : await openSource(tempPath);
     let v;
     try {
       v = validateInstance(src.source, {

@@ -18,12 +18,22 @@ export class SpoolWriter extends Writable {
   private written = 0;
   private finished = false;
   private digest: string | undefined;
+  /** What was written, kept while it stays within `retainUpTo` bytes (validation then needs no read-back). */
+  private retained: Buffer[] | undefined;
 
   constructor(
     readonly path: string,
-    private readonly opts: { prefix?: Buffer; syncData: boolean; maxBytes?: number },
+    private readonly opts: { prefix?: Buffer; syncData: boolean; maxBytes?: number; retainUpTo?: number },
   ) {
     super({ highWaterMark: 1024 * 1024 });
+    if ((opts.retainUpTo ?? 0) > 0) this.retained = [];
+  }
+
+  /** The whole file as written, after 'finish', when it was small enough to retain; else undefined. */
+  contents(): Buffer | undefined {
+    if (!this.finished || !this.retained) return undefined;
+    if (this.retained.length !== 1) this.retained = [Buffer.concat(this.retained, this.written)];
+    return this.retained[0];
   }
 
   get size(): number {
@@ -63,6 +73,10 @@ export class SpoolWriter extends Writable {
       offset += (await writevP(this.fd!, offset === 0 ? chunks : [Buffer.concat(chunks).subarray(offset)])).bytesWritten;
     }
     this.written += total;
+    if (this.retained) {
+      if (this.written > (this.opts.retainUpTo ?? 0)) this.retained = undefined;
+      else this.retained.push(...chunks);
+    }
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {

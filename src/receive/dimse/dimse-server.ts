@@ -139,8 +139,13 @@ export class DimseServer {
     if (inFlight.length > 0) {
       await Promise.race([Promise.allSettled(inFlight), new Promise((r) => setTimeout(r, graceMs).unref())]);
     }
+    const scps = [...this.sockets.values()];
     for (const socket of this.sockets.keys()) socket.destroy();
     this.sockets.clear();
+    // Instances still arriving were never answered: remove their temp files before the process ends.
+    await Promise.all(scps.map((s) => s?.discardPartial()));
+    const late = scps.flatMap((s) => (s ? [...s.inFlight] : []));
+    if (late.length > 0) await Promise.race([Promise.allSettled(late), new Promise((r) => setTimeout(r, graceMs).unref())]);
     await closed;
   }
 }

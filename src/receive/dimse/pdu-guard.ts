@@ -62,21 +62,72 @@ export class PduFrameChecker {
 }
 
 /**
+ * Cuts a byte stream into whole PDUs. A PDU that arrives in one chunk is passed on as a view of it (no
+ * copy); one spread over several chunks is joined once. (dcmjs-dimse joins the chunks of a PDU with one
+ * Buffer.concat per chunk, copying a 256 KiB P-DATA PDU several times over; given whole PDUs it copies
+ * nothing.) Lengths must already have been checked (PduFrameChecker) before bytes are pushed here.
+ */
+export class PduFramer {
+  private parts: Buffer[] = [];
+  private buffered = 0;
+  /** Total size (header included) of the PDU being collected, once its header is known. */
+  private pduSize: number | undefined;
+
+  push(chunk: Buffer): Buffer[] {
+    const out: Buffer[] = [];
+    let c = chunk;
+    while (c.length > 0) {
+      if (this.buffered === 0 && c.length >= 6) {
+        // Fast path: whole PDUs at the start of the chunk need no buffering.
+        const size = 6 + c.readUInt32BE(2);
+        if (c.length >= size) {
+          out.push(c.subarray(0, size));
+          c = c.subarray(size);
+          continue;
+        }
+      }
+      this.parts.push(c);
+      this.buffered += c.length;
+      c = Buffer.alloc(0);
+      if (this.pduSize === undefined && this.buffered >= 6) {
+        const head = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.buffered);
+        this.pduSize = 6 + head.readUInt32BE(2);
+      }
+      if (this.pduSize !== undefined && this.buffered >= this.pduSize) {
+        const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.buffered);
+        out.push(all.subarray(0, this.pduSize));
+        c = all.subarray(this.pduSize);
+        this.parts = [];
+        this.buffered = 0;
+        this.pduSize = undefined;
+      }
+    }
+    return out;
+  }
+}
+
+/**
  * Interposes the checker on the socket's 'data' events: violating bytes are never delivered to the
- * library; `onViolation` decides what happens (the server destroys the socket).
+ * library; `onViolation` decides what happens (the server destroys the socket). Bytes that pass are
+ * delivered as whole PDUs (PduFramer).
  */
 export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolation: (v: GuardViolation) => void): void {
   const originalEmit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
+  const framer = new PduFramer();
   let violated = false;
   (socket as unknown as { emit: (event: string | symbol, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
     if (event === 'data') {
       if (violated) return false;
-      const v = checker.push(args[0] as Buffer);
+      const chunk = args[0] as Buffer;
+      const v = checker.push(chunk);
       if (v) {
         violated = true;
         onViolation(v);
         return false;
       }
+      let delivered = false;
+      for (const pdu of framer.push(chunk)) delivered = originalEmit('data', pdu) || delivered;
+      return delivered;
     }
     return originalEmit(event, ...args);
   };

@@ -5,9 +5,10 @@
  */
 import { Scp, constants, responses, type association, type requests } from 'dcmjs-dimse';
 import type { Socket } from 'node:net';
+import { promises as fsp } from 'node:fs';
 import { Writable } from 'node:stream';
 import type { Logger } from '../../logging/logger';
-import type { InstanceStore } from '../../store/instance-store';
+import { InstanceStore } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
 import { Status } from '../../dicom/status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
@@ -67,6 +68,23 @@ export class StoreScp extends Scp {
       this.activeWriter.destroy();
     }
     this.activeWriter = undefined;
+  }
+
+  /**
+   * Discards the instance being received, if any (it was never answered), and resolves once its temp file
+   * is removed. Used at shutdown after the transport is closed, so nothing partial outlives the process.
+   */
+  discardPartial(): Promise<void> {
+    const w = this.activeWriter;
+    this.activeWriter = undefined;
+    if (!w) return Promise.resolve();
+    // Fully spooled but not yet handed to the store: it will not be answered either.
+    if (w.writableFinished) return fsp.rm(w.path, { force: true }).catch(() => undefined);
+    if (w.closed) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      w.once('close', () => resolve());
+      w.destroy();
+    });
   }
 
   override associationRequested(a: association.Association): void {
@@ -144,6 +162,8 @@ export class StoreScp extends Scp {
     if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
     const writer = this.env.store.createSpoolWriter(
       encodeFileMeta({ sopClassUid: sopClass, sopInstanceUid: request.getAffectedSopInstanceUid(), transferSyntaxUid: ts, sourceAeTitle: this.callingAe() }),
+      undefined,
+      InstanceStore.IN_MEMORY_LIMIT,
     );
     writer.on('error', (err) => this.log.error('spool write failed', { error: String(err) }));
     this.stores.set(request, { writer });
@@ -208,6 +228,7 @@ export class StoreScp extends Scp {
       {
         sha256: writer.sha256,
         size: writer.size,
+        bytes: writer.contents(),
         dataSynced: true,
         affectedSopClassUid: request.getAffectedSopClassUid(),
         affectedSopInstanceUid: request.getAffectedSopInstanceUid(),
