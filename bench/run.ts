@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { benchIngest, type IngestBenchResult } from './ingest';
+import { benchInference, inferenceMarkdown } from './inference';
 
 function markdown(r: IngestBenchResult): string {
   const f = (a: number[]) => a.map((x) => x.toFixed(0)).join(', ');
@@ -28,11 +29,13 @@ async function main(): Promise<void> {
   console.log(`bench on ${machine}`);
   const ingest = await benchIngest();
   console.log(`ingest: node ${ingest.nodeInstPerSec.map((x) => x.toFixed(0)).join('/')} inst/s, storescp ${ingest.storescpInstPerSec.map((x) => x.toFixed(0)).join('/')} inst/s, ratio ${ingest.ratio.toFixed(2)}x, node peak RSS ${ingest.nodePeakRssMb.toFixed(0)} MB`);
-  const report = { started: started.toISOString(), machine, results: [ingest] };
+  const inference = await benchInference();
+  for (const r of inference) console.log(`inference: ${r.model} on ${r.provider}: ${r.msPerSlice.toFixed(2)} ms/slice (${r.ratioToCpu.toFixed(2)}x cpu)`);
+  const report = { started: started.toISOString(), machine, results: [ingest], inference };
   const dir = path.join(process.cwd(), 'bench', 'reports');
   mkdirSync(dir, { recursive: true });
   const stamp = started.toISOString().replace(/[:.]/g, '-');
-  const md = `# Benchmark report ${started.toISOString()}\n\n${machine}\n\n${markdown(ingest)}`;
+  const md = `# Benchmark report ${started.toISOString()}\n\n${machine}\n\n${markdown(ingest)}\n${inferenceMarkdown(inference)}`;
   writeFileSync(path.join(dir, `bench-${stamp}.json`), JSON.stringify(report, null, 2));
   writeFileSync(path.join(dir, `bench-${stamp}.md`), md);
   if (process.env.BENCH_SUMMARY === '1') writeFileSync(path.join(process.cwd(), 'bench', 'SUMMARY.md'), md);
