@@ -80,9 +80,9 @@ describe('shipped models (golden)', function () {
   });
 
   it('keep the committed checksums (a changed model file must come with new golden numbers)', () => {
+    if (process.env.UPDATE_GOLDEN) return;
     const golden = JSON.parse(fs.readFileSync(GOLDEN, 'utf8')) as Golden;
     const now = Object.fromEntries(modelDirs().map((d) => [d, (JSON.parse(fs.readFileSync(path.join(MODELS, d, 'manifest.json'), 'utf8')) as { sha256: string }).sha256]));
-    if (process.env.UPDATE_GOLDEN) return;
     assert.deepEqual(now, golden.sha256);
   });
 
