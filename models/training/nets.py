@@ -120,5 +120,5 @@ def build(arch, cin=1, extra=0, width=16):
     if arch == "resnet":
         return CamClassifier(ResNetSmall(cin, width, extra))
     if arch == "unet":
-        return UNetSmall(cin)
+        return UNetSmall(cin, w=width)
     raise ValueError(f"unknown arch {arch}")

@@ -9,8 +9,12 @@ The recipe (models/training/recipe.json) names each model's architecture and tra
 node's export used the same recipe's preparation steps, so training sees what serving sees.
 
 Writes models/<id>/model.onnx and models/<id>/training.json (cut-off and how it was chosen, metrics on
-the validation split, sample counts). Patient-level split: 80 % training, 20 % validation, by a hash
-of the PatientID. CPU only, torch.set_num_threads(2).
+the validation split, per-patient validation scores for ensemble cut-offs, sample counts). A model with a
+clinical early-fusion input (clinical.use = "input") is exported twice: <id>-fusion (image + clinical
+vector) and <id> (image only: the clinical input fixed to zeros in the graph). A model with a logistic
+clinical combination (clinical.use = "logistic") gets the regression fitted on the training split, with
+the standardisation folded into the coefficients (raw encoded values in, as the manifest says).
+Patient-level split: 80 % training, 20 % validation, by a hash of the PatientID. CPU only.
 """
 import argparse
 import hashlib
@@ -79,10 +83,15 @@ def augment(xb):
 
 
 def patient_means(meta, rows_idx, probs):
+    """Patient-level score as serving aggregates it: only the slices serving would select, mean or
+    area-weighted mean (aggregation "single" has one serving slice per patient)."""
     acc = {}
+    weighted = meta.get("aggregation") == "weighted-mean-by-area"
     for i, p in zip(rows_idx, probs):
         r = meta["rows"][i]
-        wgt = float(r.get("weight", 1.0)) or 1.0
+        if not r.get("servingSlice", True):
+            continue
+        wgt = (float(r.get("weight", 1.0)) or 1.0) if weighted else 1.0
         s, ws, lab = acc.get(r["patientId"], (0.0, 0.0, r["label"]))
         acc[r["patientId"]] = (s + wgt * p, ws + wgt, lab)
     return {pid: (s / ws, lab) for pid, (s, ws, lab) in acc.items()}
@@ -92,7 +101,7 @@ def train_classifier(spec, meta, x, seed):
     torch.manual_seed(seed)
     random.seed(seed)
     rows = meta["rows"]
-    clin_dim = len(rows[0]["clinical"]) if spec.get("clinicalFusion") else 0
+    clin_dim = len(rows[0]["clinical"]) if meta.get("clinicalUse") == "input" else 0
     model = nets.build(spec["arch"], cin=x.shape[1], extra=clin_dim, width=spec.get("width", 12))
     tr = [i for i, r in enumerate(rows) if not is_validation(r["patientId"]) and r["label"] is not None]
     va = [i for i, r in enumerate(rows) if is_validation(r["patientId"]) and r["label"] is not None]
@@ -100,7 +109,7 @@ def train_classifier(spec, meta, x, seed):
     yt = torch.tensor([float(r["label"] if r["label"] is not None else 0) for r in rows]).view(-1, 1)
     ct = torch.tensor([r["clinical"] for r in rows], dtype=torch.float32) if clin_dim else None
     opt = torch.optim.Adam(model.parameters(), lr=spec.get("lr", 2e-3), weight_decay=1e-4)
-    bs = 32
+    bs = spec.get("batch", 32)
     epochs = spec.get("epochs", 8)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * math.ceil(len(tr) / bs))
     for ep in range(epochs):
@@ -145,25 +154,31 @@ def train_classifier(spec, meta, x, seed):
         result[f"{name}Patients"] = len(pm)
         result[f"{name}Auc"] = auc(s, l)
         result[f"_{name}Scores"] = (s, l)
+        result[f"_{name}ByPatient"] = {pid: [round(v[0], 6), v[1]] for pid, v in pm.items()}
         if clin_dim:
             pmc = patient_means(meta, idx, predict(idx, True))
             result[f"{name}AucWithClinical"] = auc([v[0] for v in pmc.values()], [v[1] for v in pmc.values()])
+            result[f"_{name}ScoresWithClinical"] = ([v[0] for v in pmc.values()], [v[1] for v in pmc.values()])
+            result[f"_{name}ByPatientWithClinical"] = {pid: [round(v[0], 6), v[1]] for pid, v in pmc.items()}
     return model, result
 
 
-def choose_cutoff(spec, result):
+def choose_cutoff(spec, result, suffix=""):
     method = spec.get("cutoff", "youden")
     if method == "median-train":
-        s, _ = result["_trainScores"]
-        return float(np.median(s)), "median of the training cohort's predicted risk (paper 003)"
+        s, _ = result["_trainScores" + suffix]
+        return float(np.median(s)), "median predicted risk of the training split (paper 003)"
     if method == "fixed":
         return float(spec.get("cutoffValue", 0.5)), "fixed"
-    s, l = result["_validationScores"]
+    s, l = result["_validationScores" + suffix]
+    # youden-ensemble: this model's own Youden cut-off; tools/write-model-manifests.ts replaces it by the
+    # cut-off of the soft vote of the ensemble's members on the validation split
     return youden_cutoff(s, l), "ROC-optimal (Youden) on the validation split"
 
 
 def fit_logistic(features, labels, iters=800, lr=0.05, l2=1e-3):
-    """Logistic regression on z-scored features; returns weights for the raw features' z-scores."""
+    """Logistic regression on z-scored features; returns the coefficients for the raw features (the
+    standardisation folded in: w_raw = w / std, intercept = b - sum(w * mean / std))."""
     x = torch.tensor(features, dtype=torch.float32)
     mean, std = x.mean(0), x.std(0).clamp_min(1e-6)
     z = (x - mean) / std
@@ -176,16 +191,29 @@ def fit_logistic(features, labels, iters=800, lr=0.05, l2=1e-3):
         loss = F.binary_cross_entropy_with_logits(z @ w + b, y) + l2 * (w ** 2).sum()
         loss.backward()
         opt.step()
-    return {"coefficients": w.detach().view(-1).tolist(), "intercept": float(b.detach()),
-            "means": mean.tolist(), "stds": std.tolist()}
+    wz = w.detach().view(-1)
+    raw = (wz / std).tolist()
+    intercept = float(b.detach()) - float((wz * mean / std).sum())
+    return {"coefficients": raw, "intercept": intercept}
+
+
+def logit(p):
+    p = min(1 - 1e-7, max(1e-7, p))
+    return math.log(p / (1 - p))
+
+
+def sigmoid(z):
+    return 1 / (1 + math.exp(-z))
 
 
 def train_localiser(spec, meta, x, y, seed):
     torch.manual_seed(seed)
     random.seed(seed)
     rows = meta["rows"]
-    model = nets.build("unet", cin=x.shape[1])
-    tr = [i for i, r in enumerate(rows) if not is_validation(r["patientId"])]
+    model = nets.build("unet", cin=x.shape[1], width=spec.get("width", 12))
+    rng = random.Random(seed)
+    keep_empty = spec.get("keepEmptyFraction", 1.0)
+    tr = [i for i, r in enumerate(rows) if not is_validation(r["patientId"]) and (y[i].any() or rng.random() < keep_empty)]
     va = [i for i, r in enumerate(rows) if is_validation(r["patientId"])]
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     # class weights: lesions are small
@@ -232,7 +260,8 @@ class LocaliserExport(torch.nn.Module):
         self.m = m
 
     def forward(self, x):
-        return torch.softmax(self.m(x), dim=1)
+        # per-pixel probabilities of GTV and GTVln (the background channel is left out)
+        return torch.softmax(self.m(x), dim=1)[:, 1:]
 
 
 class ClassifierExport(torch.nn.Module):
@@ -241,18 +270,22 @@ class ClassifierExport(torch.nn.Module):
         self.m, self.with_clinical = m, with_clinical
 
     def forward(self, x, clinical=None):
-        p, cam, _ = self.m(x, clinical if self.with_clinical else None)
+        if self.m.backbone.extra and not self.with_clinical:
+            # image-only variant of an early-fusion network: the clinical vector is zeros, as in training
+            # with covariates dropped
+            clinical = torch.zeros(x.shape[0], self.m.backbone.extra, dtype=x.dtype)
+        p, cam, _ = self.m(x, clinical)
         return p, cam
 
 
-def export_onnx(model, spec, shape, clin_dim, path):
+def export_onnx(model, spec, shape, clin_dim, with_clinical, path):
     model.eval()
     c, h, w = shape[1:]
     dummy = torch.zeros(1, c, h, w)
     if spec["task"] == "localiser":
         torch.onnx.export(LocaliserExport(model), (dummy,), path, opset_version=17, input_names=["image"],
                           output_names=["mask"], dynamic_axes={"image": {0: "N"}, "mask": {0: "N"}})
-    elif clin_dim:
+    elif clin_dim and with_clinical:
         torch.onnx.export(ClassifierExport(model, True), (dummy, torch.zeros(1, clin_dim)), path, opset_version=17,
                           input_names=["image", "clinical"], output_names=["probability", "cam"],
                           dynamic_axes={"image": {0: "N"}, "clinical": {0: "N"}, "probability": {0: "N"}, "cam": {0: "N"}})
@@ -270,43 +303,84 @@ def main():
     ap.add_argument("--only", nargs="*")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--epochs", type=int, help="override every model's epochs (smoke tests)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     recipe = json.load(open(args.recipe))
+    total0 = time.time()
     for spec in recipe["models"]:
         if args.only and spec["id"] not in args.only:
             continue
+        if args.epochs:
+            spec = {**spec, "epochs": args.epochs}
         t0 = time.time()
         print(f"training {spec['id']} ({spec['task']}, {spec.get('arch', 'unet')})", flush=True)
         meta, x, y = load(args.export, spec["id"])
         out_dir = os.path.join(args.out, spec["id"])
         os.makedirs(out_dir, exist_ok=True)
-        clin_dim = 0
         if spec["task"] == "localiser":
             model, result = train_localiser(spec, meta, x, y, args.seed)
-        else:
-            model, result = train_classifier(spec, meta, x, args.seed)
-            clin_dim = len(meta["rows"][0]["clinical"]) if spec.get("clinicalFusion") else 0
-            cutoff, how = choose_cutoff(spec, result)
-            result["cutoff"], result["cutoffMethod"] = cutoff, how
-            if spec.get("clinicalLogistic"):
-                # paper 003: logistic regression of the image signature with N stage, EBV-DNA, treatment,
-                # fitted on the training split's patient-level signatures
-                byp = {}
-                for r in meta["rows"]:
-                    if not is_validation(r["patientId"]):
-                        byp[r["patientId"]] = r
-                s, l = result["_trainScores"]
-                pids = list(patient_means(meta, [i for i, r in enumerate(meta["rows"]) if not is_validation(r["patientId"])], [0] * len([1 for r in meta["rows"] if not is_validation(r["patientId"])])).keys())
-                feats = [[sc] + byp[p]["clinical"] for sc, p in zip(s, pids)]
-                result["logistic"] = {"variables": ["signature"] + meta.get("clinicalVariables", []), **fit_logistic(feats, l)}
-        for k in [k for k in result if k.startswith("_")]:
-            del result[k]
-        export_onnx(model, spec, meta["shape"], clin_dim, os.path.join(out_dir, "model.onnx"))
-        result["trainingSeconds"] = round(time.time() - t0, 1)
-        result["clinicalVariables"] = meta.get("clinicalVariables", []) if (clin_dim or spec.get("clinicalLogistic")) else []
-        json.dump(result, open(os.path.join(out_dir, "training.json"), "w"), indent=2)
-        print(f"  -> {json.dumps(result)}", flush=True)
+            export_onnx(model, spec, meta["shape"], 0, False, os.path.join(out_dir, "model.onnx"))
+            finish(out_dir, result, t0, meta, spec, [])
+            continue
+        model, result = train_classifier(spec, meta, x, args.seed)
+        cutoff, how = choose_cutoff(spec, result)
+        result["cutoff"], result["cutoffMethod"] = cutoff, how
+        result["validationScoresByPatient"] = result["_validationByPatient"]
+        if meta.get("clinicalUse") == "logistic":
+            # paper 003: logistic regression of the deep-learning signature (as its logit) with the encoded
+            # clinical vector, fitted on the training split's patient-level signatures
+            train_rows = {}
+            for r in meta["rows"]:
+                if not is_validation(r["patientId"]):
+                    train_rows[r["patientId"]] = r
+            tb = result["_trainByPatient"]
+            pids = sorted(tb)
+            feats = [[logit(tb[p][0])] + train_rows[p]["clinical"] for p in pids]
+            fit = fit_logistic(feats, [tb[p][1] for p in pids])
+            lg = {"intercept": fit["intercept"], "imageCoefficient": fit["coefficients"][0], "imageTransform": "logit",
+                  "coefficients": fit["coefficients"][1:]}
+
+            def combined(p, clin):
+                return sigmoid(lg["intercept"] + lg["imageCoefficient"] * logit(p) + sum(c * v for c, v in zip(lg["coefficients"], clin)))
+
+            val_rows = {r["patientId"]: r for r in meta["rows"] if is_validation(r["patientId"])}
+            vb = result["_validationByPatient"]
+            train_comb = [combined(tb[p][0], train_rows[p]["clinical"]) for p in pids]
+            val_comb = [combined(vb[p][0], val_rows[p]["clinical"]) for p in sorted(vb)]
+            lg["cutoff"] = float(np.median(train_comb))
+            lg["cutoffMethod"] = "median combined risk of the training split (paper 003)"
+            result["logistic"] = lg
+            result["validationAucCombined"] = auc(val_comb, [vb[p][1] for p in sorted(vb)])
+            result["trainAucCombined"] = auc(train_comb, [tb[p][1] for p in pids])
+        clin_dim = len(meta["rows"][0]["clinical"]) if meta.get("clinicalUse") == "input" else 0
+        export_onnx(model, spec, meta["shape"], clin_dim, False, os.path.join(out_dir, "model.onnx"))
+        finish(out_dir, result, t0, meta, spec, [])
+        if clin_dim:
+            fusion_dir = os.path.join(args.out, spec["id"] + "-fusion")
+            os.makedirs(fusion_dir, exist_ok=True)
+            fres = dict(result)
+            fc, fhow = choose_cutoff(spec, result, "WithClinical")
+            fres.update({"cutoff": fc, "cutoffMethod": fhow, "validationAucImageOnly": result["validationAuc"],
+                         "validationAuc": result["validationAucWithClinical"],
+                         "validationScoresByPatient": result["_validationByPatientWithClinical"], "fusionOf": spec["id"]})
+            export_onnx(model, spec, meta["shape"], clin_dim, True, os.path.join(fusion_dir, "model.onnx"))
+            finish(fusion_dir, fres, t0, meta, spec, [])
+    print(f"total training time {time.time() - total0:.1f} s", flush=True)
+
+
+def finish(out_dir, result, t0, meta, spec, _):
+    result = {k: v for k, v in result.items() if not k.startswith("_")}
+    result["trainingSeconds"] = round(time.time() - t0, 1)
+    result["threads"] = torch.get_num_threads()
+    result["clinicalVariables"] = meta.get("clinicalVariables", [])
+    result["cohort"] = meta.get("cohort", {})
+    result["exportShape"] = meta["shape"]
+    result["skippedPatients"] = len(meta.get("skipped", []))
+    result = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}
+    json.dump(result, open(os.path.join(out_dir, "training.json"), "w"), indent=2)
+    short = {k: v for k, v in result.items() if k != "validationScoresByPatient"}
+    print(f"  -> {json.dumps(short)}", flush=True)
 
 
 if __name__ == "__main__":

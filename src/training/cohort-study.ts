@@ -1,0 +1,128 @@
+/**
+ * One study of a cohort folder read the way the node reads a received study: every Part 10 file's header
+ * through the store's validation (the same InstanceHeader the index keeps), the node's rule-based series
+ * selection, volumes built by src/prepare (worker pool), and the ground-truth regions from the cohort's
+ * masks (masks/<SeriesInstanceUID>.json + .bin, matched to slices by SOPInstanceUID).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { BufferSource } from '../dicom/dataset-scan';
+import { validateInstance } from '../store/instance-validation';
+import type { InstanceHeader } from '../store/instance-types';
+import type { SelectionRule } from '../config/schema';
+import { selectSeries, type SelectionResult, type SeriesInput } from '../select';
+import { buildVolume, type WorkerPool } from '../prepare';
+import type { SliceRegions } from '../prepare/regions';
+import type { PixelBox } from '../analyses/types';
+import type { Volume } from '../prepare/volume-types';
+import type { MaskInfo } from '../synth/cohort';
+
+export interface StudyFiles {
+  series: (SeriesInput & { paths: string[] })[];
+  /** Files that are not acceptable instances (with the reason). */
+  refused: { path: string; reason: string }[];
+}
+
+function listDicom(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'masks') out.push(...listDicom(p));
+    } else if (e.isFile() && e.name.toLowerCase().endsWith('.dcm')) out.push(p);
+  }
+  return out.sort();
+}
+
+/** Reads every instance header of a study folder, grouped by series. */
+export function readStudyFiles(studyDir: string, acceptedTransferSyntaxes: ReadonlySet<string>): StudyFiles {
+  const bySeries = new Map<string, { headers: InstanceHeader[]; paths: string[] }>();
+  const refused: StudyFiles['refused'] = [];
+  for (const file of listDicom(studyDir)) {
+    const v = validateInstance(new BufferSource(fs.readFileSync(file)), { acceptedTransferSyntaxes });
+    if (!v.ok) {
+      refused.push({ path: file, reason: v.reason });
+      continue;
+    }
+    const uid = v.header.SeriesInstanceUID;
+    let s = bySeries.get(uid);
+    if (!s) bySeries.set(uid, (s = { headers: [], paths: [] }));
+    s.headers.push(v.header);
+    s.paths.push(file);
+  }
+  return { series: [...bySeries].map(([seriesInstanceUid, s]) => ({ seriesInstanceUid, ...s })), refused };
+}
+
+export interface SelectedStudy {
+  selection: SelectionResult;
+  files: StudyFiles;
+}
+
+export function selectStudy(studyDir: string, rules: SelectionRule[], acceptedTransferSyntaxes: ReadonlySet<string>): SelectedStudy {
+  const files = readStudyFiles(studyDir, acceptedTransferSyntaxes);
+  return { files, selection: selectSeries(files.series, rules) };
+}
+
+/** Builds the volume of a selected role (undefined when no series fills it). */
+export async function buildRoleVolume(study: SelectedStudy, role: string, pool: WorkerPool): Promise<Volume | undefined> {
+  const sel = study.selection.selected.get(role);
+  if (!sel) return undefined;
+  const s = study.files.series.find((x) => x.seriesInstanceUid === sel.seriesInstanceUid)!;
+  return buildVolume(s.paths, role, { pool });
+}
+
+/** Per slice of a volume: the ground-truth label map (0 background, 1 GTV, 2 GTVln) or undefined. */
+export interface GroundTruth {
+  labels: (Uint8Array | undefined)[];
+  regions: (SliceRegions | undefined)[];
+  gtvAreaPx: number[];
+  gtvlnAreaPx: number[];
+}
+
+function regionOf(labels: Uint8Array, value: number, rows: number, columns: number): { shape?: SliceRegions['gtv']; area: number } {
+  let x0 = columns;
+  let y0 = rows;
+  let x1 = -1;
+  let y1 = -1;
+  let area = 0;
+  const data = new Uint8Array(rows * columns);
+  for (let y = 0; y < rows; y++) {
+    for (let x = 0; x < columns; x++) {
+      if (labels[y * columns + x] !== value) continue;
+      data[y * columns + x] = 1;
+      area++;
+      if (x < x0) x0 = x;
+      if (y < y0) y0 = y;
+      if (x > x1) x1 = x;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (!area) return { area };
+  // Edge coordinates: x1/y1 exclusive (src/prepare/regions.ts).
+  const box: PixelBox = { x0, y0, x1: x1 + 1, y1: y1 + 1 };
+  return { shape: { box, mask: { rows, columns, data } }, area };
+}
+
+/** Ground truth of `volume` from the study's masks folder; slices without a mask entry get none. */
+export function groundTruth(studyDir: string, volume: Volume): GroundTruth {
+  const infoFile = path.join(studyDir, 'masks', `${volume.seriesInstanceUid}.json`);
+  const n = volume.slices.length;
+  const gt: GroundTruth = { labels: new Array(n).fill(undefined), regions: new Array(n).fill(undefined), gtvAreaPx: new Array(n).fill(0), gtvlnAreaPx: new Array(n).fill(0) };
+  if (!fs.existsSync(infoFile)) return gt;
+  const info = JSON.parse(fs.readFileSync(infoFile, 'utf8')) as MaskInfo;
+  const voxels = fs.readFileSync(path.join(studyDir, 'masks', info.file));
+  const plane = info.rows * info.columns;
+  const bySop = new Map(info.slices.map((s, i) => [s.SOPInstanceUID, i]));
+  volume.slices.forEach((slice, k) => {
+    const i = bySop.get(slice.image.sopInstanceUid);
+    if (i === undefined || slice.rows !== info.rows || slice.columns !== info.columns) return;
+    const labels = new Uint8Array(voxels.subarray(i * plane, (i + 1) * plane));
+    gt.labels[k] = labels;
+    const gtv = regionOf(labels, 1, info.rows, info.columns);
+    const gtvln = regionOf(labels, 2, info.rows, info.columns);
+    gt.gtvAreaPx[k] = gtv.area;
+    gt.gtvlnAreaPx[k] = gtvln.area;
+    if (gtv.shape || gtvln.shape) gt.regions[k] = { ...(gtv.shape ? { gtv: gtv.shape } : {}), ...(gtvln.shape ? { gtvln: gtvln.shape } : {}) };
+  });
+  return gt;
+}
