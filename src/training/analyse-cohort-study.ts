@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { AnalysisId } from '../analyses/types';
 import type { ClinicalCovariates } from '../analyses/clinical-covariates';
 import type { ModelSource } from '../analyses/context';
-import { createImagePreparer } from '../analyses/image-preparer';
+import { createPreparer } from '../analyses/prepare-adapter';
 import type { OtherStudy, PriorStudyProvider } from '../analyses/ports';
 import { runAnalyses, type AnalysesOutcome } from '../analyses/run-analyses';
 import type { SelectionRule } from '../config/schema';
@@ -79,7 +79,7 @@ export async function analyseCohortPatient(
       volumes: pre.volumes,
       ...(opts.clinical ? { clinical: opts.clinical } : {}),
       models,
-      preparer: createImagePreparer({ pool: opts.pool }),
+      preparer: createPreparer({ pool: opts.pool }),
       priorStudies: fixedPriorStudy(post),
       computeCams: opts.computeCams ?? false,
     },

@@ -5,7 +5,7 @@ import { loadConfig } from '../../../src/config/load';
 import { WorkerPool } from '../../../src/prepare';
 import { writeCohort, type CohortLabelEntry } from '../../../src/synth/cohort';
 import { encodeClinical } from '../../../src/analyses/clinical-covariates';
-import { createImagePreparer } from '../../../src/analyses/image-preparer';
+import { createPreparer } from '../../../src/analyses/prepare-adapter';
 import type { SliceRegions } from '../../../src/analyses/ports';
 import { exportTrainingData, type ExportMeta } from '../../../src/training/export-training-data';
 import { readRecipe, type Recipe } from '../../../src/training/recipe';
@@ -117,7 +117,7 @@ describe('training export (npm run export-training)', function () {
   });
 
   it('exports exactly the tensor the serving preparation path (ImagePreparer over src/prepare) yields for the same slice', async () => {
-    const preparer = createImagePreparer();
+    const preparer = createPreparer();
     for (const id of ['npc-dmfs', 'npc-msom']) {
       const m = recipe.models.find((x) => x.id === id)!;
       const md = meta(id);
