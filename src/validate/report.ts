@@ -76,7 +76,7 @@ export async function summariseAnalysis(a: AnalysisOutcomes, outDir: string): Pr
       notes: [`AUC ${f3(ci.auc)} (95% CI ${f3(ci.lower)}-${f3(ci.upper)}, DeLong)`],
     }),
   );
-  await save(`${a.id}-confusion.png`, confusionSvg(`${a.title}: at cut-off ${f3(a.cutoff)}`, cm, [a.classNames[1], a.classNames[0]]));
+  await save(`${a.id}-confusion.png`, confusionSvg(`${a.title}: cut-off ${f3(a.cutoff)}`, cm, [a.classNames[1], a.classNames[0]]));
   const cal = calibrationBins(a.scores, a.labels, 5);
   await save(
     `${a.id}-calibration.png`,

@@ -80,14 +80,14 @@ export function chartSvg(spec: ChartSpec): string {
 
 /** A 2x2 confusion matrix as a table image. */
 export function confusionSvg(title: string, c: { tp: number; fp: number; tn: number; fn: number }, labels: [string, string]): string {
-  const W = 420, H = 300;
+  const W = 560, H = 300;
   const cell = (x: number, y: number, v: number, label: string, shade: string) =>
     `<rect x="${x}" y="${y}" width="120" height="80" fill="${shade}" stroke="#333"/>` +
     `<text x="${x + 60}" y="${y + 40}" text-anchor="middle" font-size="22" font-weight="bold">${v}</text>` +
     `<text x="${x + 60}" y="${y + 62}" text-anchor="middle" font-size="11">${label}</text>`;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="DejaVu Sans, sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${W / 2}" y="26" text-anchor="middle" font-size="16" font-weight="bold">${esc(title)}</text>
+<text x="${W / 2}" y="26" text-anchor="middle" font-size="15" font-weight="bold">${esc(title)}</text>
 <text x="270" y="62" text-anchor="middle" font-size="13">Predicted</text>
 <text x="210" y="84" text-anchor="middle" font-size="12">${esc(labels[1])}</text>
 <text x="330" y="84" text-anchor="middle" font-size="12">${esc(labels[0])}</text>

@@ -77,8 +77,14 @@ describe('from a stored study to analysis results (CPU, tiny fixture models)', f
     assert.equal(sc.length, 4, 'one heat map per scored analysis');
     const srFile = path.join(node.dataDir, 'results', study.studyInstanceUid, `${sr[0]!.sopInstanceUid}.dcm`);
     assert.ok(existsSync(srFile), 'the SR is stored durably under results/');
-    const v = await runTool('dciodvfy', ['-new', srFile]);
-    assert.ok(!/^Error/m.test(v.output), v.output);
+    for (const o of [sr[0]!, sc[0]!]) {
+      const file = path.join(node.dataDir, 'results', study.studyInstanceUid, `${o.sopInstanceUid}.dcm`);
+      const v = await runTool('dciodvfy', ['-new', file]);
+      assert.ok(!/^Error/m.test(v.output), `${o.kind}: ${v.output}`);
+    }
+    const dump = await runTool('dsrdump', [srFile]);
+    assert.equal(dump.code, 0, dump.output);
+    assert.match(dump.output, /Imaging Measurement Report/);
   });
 
   it('makes the analyses that need CE-T1 "not assessable" with the reason when the study has no CE-T1', async () => {
