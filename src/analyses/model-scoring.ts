@@ -204,7 +204,8 @@ export async function scoreModel(model: LoadedModel, opts: ScoreOptions): Promis
   };
 }
 
-function matchLocalised(loc: LocalisationResult, slice: Slice) {
+/** The localised slice at the level of `slice` (which may belong to another series of the study). */
+export function matchLocalised(loc: LocalisationResult, slice: Slice) {
   const s = nearestSlice(loc.volume, slice);
   return s ? loc.slices.find((x) => x.slice === s) : undefined;
 }

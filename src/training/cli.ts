@@ -5,12 +5,14 @@
  * export-training-data.ts for the layout); models/training/train.py trains on them.
  */
 import path from 'node:path';
+import { ModelRegistry } from '../infer/model-registry';
+import { silentLogger } from '../logging/logger';
 import { loadConfig } from '../config/load';
 import { WorkerPool } from '../prepare';
 import { exportTrainingData } from './export-training-data';
 import { readRecipe } from './recipe';
 
-const USAGE = 'usage: npm run export-training -- --cohort DIR --out DIR [--recipe models/training/recipe.json] [--only id,id] [--patients N] [--workers N]';
+const USAGE = 'usage: npm run export-training -- --cohort DIR --out DIR [--recipe models/training/recipe.json] [--only id,id] [--patients N] [--workers N] [--regions-from-localiser MODELS_DIR]';
 
 export interface ExportCliArgs {
   cohort: string;
@@ -19,6 +21,8 @@ export interface ExportCliArgs {
   only?: string[];
   patients?: number;
   workers?: number;
+  /** A models dir whose localiser gives the regions (as in service) instead of the ground-truth masks. */
+  regionsFrom?: string;
 }
 
 export function parseExportArgs(argv: readonly string[]): ExportCliArgs {
@@ -42,6 +46,7 @@ export function parseExportArgs(argv: readonly string[]): ExportCliArgs {
       case '--only': a.only = value().split(',').filter(Boolean); break;
       case '--patients': a.patients = int(value()); break;
       case '--workers': a.workers = int(value()); break;
+      case '--regions-from-localiser': a.regionsFrom = value(); break;
       case '--help': case '-h': throw new Error(USAGE);
       default: throw new Error(`unknown argument ${k}\n${USAGE}`);
     }
@@ -61,6 +66,10 @@ async function main(): Promise<void> {
   }
   const config = loadConfig();
   const pool = new WorkerPool({ size: args.workers ?? 1 });
+  let registry: ModelRegistry | undefined;
+  if (args.regionsFrom) registry = await ModelRegistry.load({ ...config.models, dir: path.resolve(args.regionsFrom), executionProviders: ['cpu'] }, silentLogger());
+  const localiser = registry?.byTask('localiser')[0];
+  if (args.regionsFrom && !localiser) throw new Error(`no localiser model in ${args.regionsFrom}`);
   const started = Date.now();
   try {
     const summary = await exportTrainingData({
@@ -72,6 +81,7 @@ async function main(): Promise<void> {
       pool,
       ...(args.only ? { only: args.only } : {}),
       ...(args.patients ? { maxPatients: args.patients } : {}),
+      ...(localiser ? { localiser } : {}),
       onPatient: (i, n) => {
         if ((i + 1) % 10 === 0 || i + 1 === n) process.stderr.write(`export: ${i + 1}/${n} patients\n`);
       },
@@ -85,6 +95,7 @@ async function main(): Promise<void> {
     process.exitCode = 1;
   } finally {
     await pool.close();
+    await registry?.close();
   }
 }
 

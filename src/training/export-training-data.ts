@@ -25,6 +25,11 @@ import type { Volume } from '../prepare/volume-types';
 import type { CohortLabelEntry } from '../synth/cohort';
 import { cohortCovariates, trainingLabel } from './cohort-labels';
 import { buildRoleVolume, groundTruth, selectStudy, type GroundTruth, type SelectedStudy } from './cohort-study';
+import type { LoadedModel } from '../infer/model-registry';
+import { localise, type LocalisationResult } from '../analyses/localisation';
+import { matchLocalised } from '../analyses/model-scoring';
+import { mapRegions } from '../analyses/slice-matching';
+import { createPreparer, toPrepareRegions } from '../analyses/prepare-adapter';
 import type { Recipe, RecipeModel } from './recipe';
 
 export interface ExportRow {
@@ -69,6 +74,12 @@ export interface ExportOptions {
   /** Only the first N patients of labels.json. */
   maxPatients?: number;
   onPatient?: (index: number, total: number, patientId: string) => void;
+  /**
+   * Take crop/mask regions and slice areas from this localiser model, as serving does, instead of the
+   * cohort's ground-truth masks (which still give the localiser's own targets). Training then sees the
+   * regions it will see in service, errors included.
+   */
+  localiser?: LoadedModel;
 }
 
 export interface ExportSummary {
@@ -105,6 +116,26 @@ export function chooseSlices(model: RecipeModel, gt: GroundTruth): { index: numb
   const serving = new Set(selectSlices(candidates, model.sliceSelection).map((c) => c.index));
   const extra = model.trainSliceSelection ? selectSlices(candidates, model.trainSliceSelection).map((c) => c.index) : [];
   return candidates.filter((c) => serving.has(c.index) || extra.includes(c.index)).map((c) => ({ ...c, serving: serving.has(c.index) }));
+}
+
+function localiserRole(model: LoadedModel): string {
+  const image = model.manifest.inputs.find((i) => i.kind === 'image');
+  return image && image.kind === 'image' ? image.roles[0]! : 'ce-t1';
+}
+
+/** The localiser's regions and areas on each slice of `volume` (matched by position when it is another series). */
+export function localisedRegions(loc: LocalisationResult, volume: Volume, gt: GroundTruth): GroundTruth {
+  const regions: GroundTruth['regions'] = [];
+  const gtvAreaPx: number[] = [];
+  const gtvlnAreaPx: number[] = [];
+  for (const slice of volume.slices) {
+    const ls = loc.volume === volume ? loc.slices.find((s) => s.slice === slice) : matchLocalised(loc, slice);
+    const r = ls ? mapRegions(ls.regions, ls.slice, loc.volume, slice, volume) : {};
+    regions.push(toPrepareRegions(r, slice));
+    gtvAreaPx.push(ls?.gtvAreaPx ?? 0);
+    gtvlnAreaPx.push(ls?.gtvlnAreaPx ?? 0);
+  }
+  return { labels: gt.labels, regions, gtvAreaPx, gtvlnAreaPx };
 }
 
 class ModelWriter {
@@ -164,7 +195,7 @@ export async function exportTrainingData(opts: ExportOptions): Promise<ExportSum
   for (let p = 0; p < patients.length; p++) {
     const entry = patients[p]!;
     opts.onPatient?.(p, patients.length, entry.PatientID);
-    const studies = new Map<string, { dir: string; selected?: SelectedStudy; volumes: Map<string, { volume?: Volume; gt?: GroundTruth; reason?: string }> }>();
+    const studies = new Map<string, { dir: string; selected?: SelectedStudy; volumes: Map<string, { volume?: Volume; gt?: GroundTruth; reason?: string }>; localisation?: LocalisationResult }>();
     for (const w of writers) {
       const m = w.model;
       const skip = (reason: string) => w.skipped.push({ patientId: entry.PatientID, reason });
@@ -179,11 +210,25 @@ export async function exportTrainingData(opts: ExportOptions): Promise<ExportSum
         skip(`no ${m.study}-treatment study`);
         continue;
       }
-      let v = st.volumes.get(m.role);
-      if (!v) {
-        const volume = await buildRoleVolume(st.selected, m.role, opts.pool);
-        v = volume ? { volume, gt: groundTruth(st.dir, volume) } : { reason: st.selected.selection.missing.get(m.role) ?? `no ${m.role} series selected` };
-        st.volumes.set(m.role, v);
+      const volumeOf = async (role: string) => {
+        let v = st!.volumes.get(role);
+        if (!v) {
+          const volume = await buildRoleVolume(st!.selected!, role, opts.pool);
+          v = volume ? { volume, gt: groundTruth(st!.dir, volume) } : { reason: st!.selected!.selection.missing.get(role) ?? `no ${role} series selected` };
+          st!.volumes.set(role, v);
+        }
+        return v;
+      };
+      let v = await volumeOf(m.role);
+      if (opts.localiser && m.task !== 'localiser' && v.volume && v.gt) {
+        const locRole = localiserRole(opts.localiser);
+        const lv = await volumeOf(locRole);
+        if (!lv.volume) {
+          skip(`no ${locRole} series for the localiser`);
+          continue;
+        }
+        st.localisation ??= await localise(opts.localiser, lv.volume, createPreparer({ pool: opts.pool }), 16);
+        v = { ...v, gt: localisedRegions(st.localisation, v.volume, v.gt) };
       }
       if (!v.volume || !v.gt) {
         skip(v.reason!);
