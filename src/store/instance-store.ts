@@ -158,6 +158,11 @@ export class InstanceStore extends EventEmitter {
     }
   }
 
+  /** Whether spooled files are fdatasynced before they are stored (storage.fsync). */
+  get fsyncEnabled(): boolean {
+    return this.opts.fsync;
+  }
+
   /** A fresh temp path in the spool directory. */
   spoolPath(): string {
     return path.join(this.spoolDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}.part`);
