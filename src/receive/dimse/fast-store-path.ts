@@ -12,8 +12,7 @@
  * while a store is being finished, later PDUs wait, so a release request never overtakes a response.
  */
 import { createHash, type Hash } from 'node:crypto';
-import { closeSync, fdatasync, openSync, promises as fsp, writeSync } from 'node:fs';
-import { promisify } from 'node:util';
+import { closeSync, openSync, promises as fsp, writeSync } from 'node:fs';
 import type { Logger } from '../../logging/logger';
 import { InstanceStore, type IngestContext } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
@@ -21,8 +20,6 @@ import { Status } from '../../dicom/status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
 import { CommandField, CommandSetError, NoDataSet, encodeCStoreResponse, parseCommandSet, type CommandSet } from './command-set';
 import { AbortReason, PDataError, encodeAbort, encodePData, parsePData, type Pdv } from './p-data';
-
-const fdatasyncP = promisify(fdatasync);
 
 /** A presentation context as negotiated: only accepted contexts are listed. */
 export interface NegotiatedContext {
@@ -77,6 +74,17 @@ type State =
   | { kind: 'data'; receiving: Receiving }
   /** A message the library handles (not a C-STORE-RQ) whose PDUs are passed through until its last one. */
   | { kind: 'passthrough'; presentationContextId: number; untilLastData: boolean };
+
+const TRACE = process.env.NPCAI_DIMSE_TRACE === '1';
+const traceSums: Record<string, number> = {};
+let traceLast = 0n;
+function trace(phase: string): void {
+  if (!TRACE) return;
+  const now = process.hrtime.bigint();
+  if (traceLast) traceSums[phase] = (traceSums[phase] ?? 0) + Number(now - traceLast) / 1e6;
+  traceLast = now;
+}
+if (TRACE) process.on('exit', () => console.error('TRACE ms totals', JSON.stringify(traceSums)));
 
 export class FastStorePath {
   private state: State = { kind: 'idle' };
@@ -213,6 +221,7 @@ export class FastStorePath {
       this.write(r, pdv.value);
       if (!pdv.isLast) return undefined;
       this.state = { kind: 'idle' };
+      trace('receive-data');
       return this.track(this.complete(r));
     }
     return undefined;
@@ -234,6 +243,7 @@ export class FastStorePath {
       if (command.commandDataSetType === NoDataSet) this.state = { kind: 'idle' };
       return undefined;
     }
+    trace('gap-to-command');
     const receiving = this.begin(presentationContextId, command);
     if (command.commandDataSetType === NoDataSet) {
       receiving.refuse ??= { status: Status.ProcessingFailure, reason: 'no data set received' };
@@ -307,6 +317,7 @@ export class FastStorePath {
       this.env.log.error('C-STORE handling failed', { error: String(err) });
       return { status: Status.ProcessingFailure, reason: 'internal error' as string | undefined };
     });
+    trace('store');
     if (this.closed) return;
     const rsp = encodeCStoreResponse({
       affectedSopClassUid: r.command.affectedSopClassUid ?? '',
@@ -317,6 +328,7 @@ export class FastStorePath {
     });
     this.env.send(encodePData(r.presentationContextId, true, rsp, this.env.peerMaxPduLength));
     this.env.touch();
+    trace('respond');
   }
 
   private async store(r: Receiving): Promise<{ status: number; reason?: string }> {
@@ -334,27 +346,23 @@ export class FastStorePath {
       if (code === 'ENOSPC' || code === 'EDQUOT') return { status: Status.OutOfResources, reason: 'storage full' };
       return { status: Status.ProcessingFailure, reason: 'could not spool the data set' };
     }
-    try {
-      if (this.env.store.fsyncEnabled) await fdatasyncP(fd);
-    } catch (err) {
-      closeSync(fd);
-      await fsp.rm(r.path, { force: true });
-      const code = (err as NodeJS.ErrnoException).code;
-      this.env.log.error('spool fdatasync failed', { error: String(err) });
-      if (code === 'ENOSPC' || code === 'EDQUOT') return { status: Status.OutOfResources, reason: 'storage full' };
-      return { status: Status.ProcessingFailure, reason: 'could not spool the data set' };
-    }
-    closeSync(fd);
     const bytes = r.retained ? (r.retained.length === 1 ? r.retained[0] : Buffer.concat(r.retained, r.size)) : undefined;
     r.retained = undefined;
-    const outcome = await this.env.store.ingestFile(r.path, this.env.ingestContext(), {
-      sha256: r.hash!.digest('hex'),
-      size: r.size,
-      bytes,
-      dataSynced: true,
-      affectedSopClassUid: r.command.affectedSopClassUid,
-      affectedSopInstanceUid: r.command.affectedSopInstanceUid,
-    });
+    let outcome;
+    try {
+      // The store renames the file, then syncs its data (through this fd) and the directory together.
+      outcome = await this.env.store.ingestFile(r.path, this.env.ingestContext(), {
+        sha256: r.hash!.digest('hex'),
+        size: r.size,
+        bytes,
+        openFd: fd,
+        deferNotify: true,
+        affectedSopClassUid: r.command.affectedSopClassUid,
+        affectedSopInstanceUid: r.command.affectedSopInstanceUid,
+      });
+    } finally {
+      closeSync(fd);
+    }
     if (outcome.ok) return { status: Status.Success };
     this.env.log.warn('C-STORE failed', { status: outcome.status, reason: outcome.reason });
     return { status: outcome.status, reason: outcome.reason };
