@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CommandField, CommandSetError, encodeCStoreResponse, parseCommandSet } from '../../../src/receive/dimse/command-set';
 import { PDataError, encodePData, parsePData } from '../../../src/receive/dimse/p-data';
@@ -191,6 +191,12 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       resume: () => undefined,
       inFlight,
     });
+    const release = Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
+    /** What the spool holds once the peer asked for release (the prepared spare file is gone by then). */
+    const spoolAfterRelease = () => {
+      fast.push(release);
+      return readdirSync(store.spoolDir);
+    };
     const settle = async () => {
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       await new Promise((r) => setImmediate(r));
@@ -216,7 +222,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       db.close();
       work.cleanup();
     };
-    return { work, store, fast, sent, delivered, settle, responses, cleanup, isClosed: () => closed };
+    return { work, store, fast, sent, delivered, settle, responses, cleanup, spoolAfterRelease, isClosed: () => closed };
   }
 
   function readResponse(c: Buffer): { status: number; messageId: number; sop: string; comment?: string } {
@@ -288,8 +294,8 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       const file = readFileSync(stored.path);
       assert.deepEqual(file.subarray(file.length - dataset.length), dataset);
       assert.equal(file.toString('latin1', 128, 132), 'DICM');
-      assert.deepEqual(readdirSync(h.store.spoolDir), []);
       assert.deepEqual(h.delivered, [], 'nothing of a C-STORE reaches the library');
+      assert.deepEqual(h.spoolAfterRelease(), []);
     } finally {
       await h.cleanup();
     }
@@ -343,7 +349,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       assert.match(r[1]!.comment ?? '', /SOPInstanceUID differs/);
       assert.equal(h.store.getInstance(a.spec.sopUid), undefined);
       assert.equal(h.store.getInstance(b.spec.sopUid), undefined);
-      assert.deepEqual(readdirSync(h.store.spoolDir), []);
+      assert.deepEqual(h.spoolAfterRelease(), []);
     } finally {
       await h.cleanup();
     }
@@ -371,8 +377,12 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
     try {
       const { spec, dataset } = instance(8);
       const pdus = cStorePdus(4, spec.sopUid, dataset, [4096]);
+      await new Promise((r) => setTimeout(r, 50));
+      const spare = readdirSync(h.store.spoolDir);
+      assert.equal(spare.length, 1, 'the next spool file is created ahead');
       for (const p of pdus.slice(0, 4)) h.fast.push(p);
-      assert.equal(readdirSync(h.store.spoolDir).length, 1, 'spooling while it arrives');
+      assert.deepEqual(readdirSync(h.store.spoolDir), spare, 'the data set is spooled into it while it arrives');
+      assert.ok(statSync(path.join(h.store.spoolDir, spare[0]!)).size > 4096);
       await h.fast.onClose();
       assert.deepEqual(readdirSync(h.store.spoolDir), []);
       assert.equal(h.responses().length, 0);
@@ -387,6 +397,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       h.fast.push(pdata([[MR_PC, 0x02, Buffer.from('stray')]]));
       assert.ok(h.isClosed());
       assert.deepEqual([...h.sent[0]!.subarray(0, 2)], [0x07, 0x00]);
+      await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(readdirSync(path.join(h.work.dir, 'spool', 'tmp')), []);
     } finally {
       await h.cleanup();
