@@ -76,6 +76,8 @@ interface Spare {
   settled: boolean;
   /** Given up (association ended) while the create was still running: close and remove on completion. */
   abandoned: boolean;
+  /** Resolves once the create finished and, when abandoned, the file is removed again. */
+  done: Promise<void>;
 }
 
 type State =
@@ -115,20 +117,19 @@ export class FastStorePath {
    */
   private prepareSpare(): void {
     if (this.spare || this.closed) return;
-    const spare: Spare = { path: this.env.store.spoolPath(), settled: false, abandoned: false };
+    let resolveDone!: () => void;
+    const spare: Spare = { path: this.env.store.spoolPath(), settled: false, abandoned: false, done: new Promise<void>((r) => (resolveDone = r)) };
     this.spare = spare;
     open(spare.path, 'wx', 0o640, (err, fd) => {
       spare.settled = true;
       if (err) {
         if (this.spare === spare) this.spare = undefined;
-        return;
+      } else if (spare.abandoned) {
+        removeSpoolFile(fd, spare.path);
+      } else {
+        spare.fd = fd;
       }
-      if (spare.abandoned) {
-        closeSync(fd);
-        void fsp.rm(spare.path, { force: true }).catch(() => undefined);
-        return;
-      }
-      spare.fd = fd;
+      resolveDone();
     });
   }
 
@@ -140,22 +141,20 @@ export class FastStorePath {
     return { path: s.path, fd: s.fd };
   }
 
-  /** Removes the prepared spool file (synchronously when it exists, so nothing is left once this returns). */
-  private disposeSpare(): void {
+  /**
+   * Removes the prepared spool file: at once when it exists; when its create is still running, the returned
+   * promise resolves once it was created and removed again.
+   */
+  private disposeSpare(): Promise<void> | undefined {
     const s = this.spare;
     this.spare = undefined;
-    if (!s) return;
+    if (!s) return undefined;
     if (!s.settled) {
       s.abandoned = true;
-      return;
+      return s.done;
     }
-    if (s.fd === undefined) return;
-    try {
-      closeSync(s.fd);
-      unlinkSync(s.path);
-    } catch {
-      /* already gone */
-    }
+    if (s.fd !== undefined) removeSpoolFile(s.fd, s.path);
+    return undefined;
   }
 
   /** Whether PDVs on this context are handled here. */
@@ -201,13 +200,9 @@ export class FastStorePath {
     if (pdu[0] !== 0x04) {
       // Release or abort: no further instance comes, so the prepared spool file goes before the library
       // answers (nothing is left in the spool once the peer has its A-RELEASE-RP).
-      this.disposeSpare();
-      if (this.state.kind === 'data' || this.state.kind === 'command') {
-        // Release or abort in the middle of a message: the partial instance is never answered.
-        this.discardReceiving();
-        this.state = { kind: 'idle' };
-      }
-      this.env.deliver(pdu);
+      const spareGone = this.disposeSpare();
+      if (spareGone) return spareGone.then(() => this.handleControlPdu(pdu));
+      this.handleControlPdu(pdu);
       return undefined;
     }
     const s = this.state;
@@ -232,6 +227,15 @@ export class FastStorePath {
     return this.handlePdvs(pdu, pdvs, 0);
   }
 
+  private handleControlPdu(pdu: Buffer): void {
+    if (this.state.kind === 'data' || this.state.kind === 'command') {
+      // Release or abort in the middle of a message: the partial instance is never answered.
+      void this.discardReceiving();
+      this.state = { kind: 'idle' };
+    }
+    this.env.deliver(pdu);
+  }
+
   /** Passes the PDUs of a library-handled message through, until its last fragment. */
   private passThrough(pdu: Buffer, s: Extract<State, { kind: 'passthrough' }>): undefined {
     this.env.deliver(pdu);
@@ -249,7 +253,8 @@ export class FastStorePath {
     for (let i = from; i < pdvs.length; i++) {
       const pending = this.handlePdv(pdu, pdvs[i]!);
       if (this.closed) return undefined;
-      if (pending) return i + 1 < pdvs.length ? pending.then(() => void this.handlePdvs(pdu, pdvs, i + 1)) : pending;
+      // PDVs after a completed data set (a sender not waiting for the response) wait for it, in order.
+      if (pending) return i + 1 < pdvs.length ? pending.then(() => this.handlePdvs(pdu, pdvs, i + 1)) : pending;
     }
     return undefined;
   }
@@ -477,11 +482,25 @@ export class FastStorePath {
   onClose(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
-    this.disposeSpare();
-    return this.discardReceiving();
+    const spareGone = this.disposeSpare();
+    const partialGone = this.discardReceiving();
+    return spareGone ? Promise.all([spareGone, partialGone]).then(() => undefined) : partialGone;
   }
 
   get wasAborted(): boolean {
     return this.aborted;
+  }
+}
+
+function removeSpoolFile(fd: number, file: string): void {
+  try {
+    closeSync(fd);
+  } catch {
+    /* already closed */
+  }
+  try {
+    unlinkSync(file);
+  } catch {
+    /* already gone */
   }
 }

@@ -321,6 +321,35 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
     }
   });
 
+  it('answers two C-STOREs packed into one PDU in order, the second after the first is stored', async () => {
+    const h = await harness({ peerMaxPduLength: 0 });
+    try {
+      const a = instance(9);
+      const b = instance(10);
+      const cmd = (id: number, sop: string) => cStoreRq({ messageId: id, sopClass: SopClass.MrImageStorage, sopInstance: sop });
+      h.fast.push(
+        pdata([
+          [MR_PC, 0x03, cmd(21, a.spec.sopUid)],
+          [MR_PC, 0x02, a.dataset],
+          [MR_PC, 0x03, cmd(22, b.spec.sopUid)],
+          [MR_PC, 0x02, b.dataset],
+        ]),
+      );
+      await h.settle();
+      await h.settle();
+      assert.deepEqual(
+        h.responses().map((r) => [r.messageId, r.status]),
+        [
+          [21, Status.Success],
+          [22, Status.Success],
+        ],
+      );
+      assert.ok(h.store.getInstance(b.spec.sopUid));
+    } finally {
+      await h.cleanup();
+    }
+  });
+
   it('sends its response in PDUs no longer than the peer maximum length', async () => {
     const h = await harness({ peerMaxPduLength: 32 });
     try {
