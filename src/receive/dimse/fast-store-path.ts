@@ -87,17 +87,6 @@ type State =
   /** A message the library handles (not a C-STORE-RQ) whose PDUs are passed through until its last one. */
   | { kind: 'passthrough'; presentationContextId: number; untilLastData: boolean };
 
-const TRACE = process.env.NPCAI_DIMSE_TRACE === '1';
-const traceSums: Record<string, number> = {};
-let traceLast = 0n;
-function trace(phase: string): void {
-  if (!TRACE) return;
-  const now = process.hrtime.bigint();
-  if (traceLast) traceSums[phase] = (traceSums[phase] ?? 0) + Number(now - traceLast) / 1e6;
-  traceLast = now;
-}
-if (TRACE) process.on('exit', () => console.error('TRACE ms totals', JSON.stringify(traceSums)));
-
 export class FastStorePath {
   private state: State = { kind: 'idle' };
   private busy = false;
@@ -292,7 +281,6 @@ export class FastStorePath {
       this.write(r, pdv.value);
       if (!pdv.isLast) return undefined;
       this.state = { kind: 'idle' };
-      trace('receive-data');
       return this.track(this.complete(r));
     }
     return undefined;
@@ -314,7 +302,6 @@ export class FastStorePath {
       if (command.commandDataSetType === NoDataSet) this.state = { kind: 'idle' };
       return undefined;
     }
-    trace('gap-to-command');
     const receiving = this.begin(presentationContextId, command);
     if (command.commandDataSetType === NoDataSet) {
       receiving.refuse ??= { status: Status.ProcessingFailure, reason: 'no data set received' };
@@ -394,7 +381,6 @@ export class FastStorePath {
       this.env.log.error('C-STORE handling failed', { error: String(err) });
       return { status: Status.ProcessingFailure, reason: 'internal error' as string | undefined };
     });
-    trace('store');
     if (this.closed) return;
     const rsp = encodeCStoreResponse({
       affectedSopClassUid: r.command.affectedSopClassUid ?? '',
@@ -406,7 +392,6 @@ export class FastStorePath {
     this.env.send(encodePData(r.presentationContextId, true, rsp, this.env.peerMaxPduLength));
     this.env.touch();
     this.prepareSpare();
-    trace('respond');
   }
 
   private async store(r: Receiving): Promise<{ status: number; reason?: string }> {
