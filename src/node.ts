@@ -99,6 +99,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   const defaultCompletion = CompletionSchema.parse({});
   const assembler = new StudyAssembler({
     db,
+    recordDb: instances.indexConnection,
     jobs,
     resolveRoles: ruleBasedRoleResolver(config),
     completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,

@@ -49,6 +49,13 @@ export interface StudyAssemblerOptions {
    * 0 decides at once (a study whose deadline passed while the node was down completes immediately).
    */
   restartGraceSeconds?: number;
+  /**
+   * A connection to the same database with synchronous=NORMAL for the per-instance bookkeeping in
+   * onInstanceStored (a study row created or touched): it then costs no WAL fsync on the C-STORE path. A
+   * commit lost to a power failure is rebuilt by reconcile() from the instances index at the next start.
+   * Decisions and jobs always use `db`. Default: `db`.
+   */
+  recordDb?: Db;
 }
 
 /** The analysis job payload written at completion. */
@@ -95,6 +102,8 @@ interface Timer {
 
 export class StudyAssembler extends EventEmitter {
   readonly studies: StudyRepository;
+  /** `studies` on the relaxed-durability connection (see StudyAssemblerOptions.recordDb). */
+  private readonly recordStudies: StudyRepository;
   private readonly jobs: JobStore;
   private readonly resolveRoles: SeriesRoleResolver;
   private readonly completionFor: (calledAeTitle: string) => CompletionConfig;
@@ -109,6 +118,7 @@ export class StudyAssembler extends EventEmitter {
   constructor(private readonly opts: StudyAssemblerOptions) {
     super();
     this.studies = new StudyRepository(opts.db);
+    this.recordStudies = opts.recordDb && opts.recordDb !== opts.db ? new StudyRepository(opts.recordDb) : this.studies;
     this.jobs = opts.jobs;
     this.resolveRoles = opts.resolveRoles;
     this.completionFor = opts.completionFor;
@@ -219,10 +229,11 @@ export class StudyAssembler extends EventEmitter {
     const key: StudyKey = { studyInstanceUid: i.studyInstanceUid, calledAeTitle: i.calledAeTitle };
     const nowIso = new Date(this.clock.now()).toISOString();
     const patientId = typeof i.header?.PatientID === 'string' && i.header.PatientID !== '' ? i.header.PatientID : null;
-    const receiving = this.opts.db.transaction((): boolean => {
-      const study = this.studies.get(key);
+    const studies = this.recordStudies;
+    const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
+      const study = studies.get(key);
       if (!study) {
-        this.studies.insertReceiving({
+        studies.insertReceiving({
           ...key,
           callingAeTitle: i.callingAeTitle,
           patientId,
@@ -233,7 +244,7 @@ export class StudyAssembler extends EventEmitter {
         return true;
       }
       if (study.state === 'receiving') {
-        this.studies.touch(key, nowIso, patientId);
+        studies.touch(key, nowIso, patientId);
         return true;
       }
       // Complete: only new content reopens it. A duplicate changes nothing; an instance indexed before the
@@ -241,7 +252,7 @@ export class StudyAssembler extends EventEmitter {
       if (ev.duplicate) return false;
       const receivedAt = Date.parse(i.receivedAt);
       if (study.completedAt && Number.isFinite(receivedAt) && receivedAt <= Date.parse(study.completedAt)) return false;
-      this.studies.reopen(key, nowIso, study.generation);
+      studies.reopen(key, nowIso, study.generation);
       this.logger?.info('late instance reopens a complete study for re-analysis', {
         studyInstanceUid: key.studyInstanceUid,
         calledAeTitle: key.calledAeTitle,

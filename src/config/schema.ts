@@ -124,6 +124,11 @@ export const ConfigSchema = z.strictObject({
       /** Seconds without a PDU before an open association is aborted. */
       idleTimeoutSeconds: z.number().min(1).max(3600).default(60),
       allowUnknownSources: z.boolean().default(false),
+      /**
+       * C-STORE data sets are received by the node's own P-DATA path (streamed into the spool file, response
+       * encoded by the node) instead of through dcmjs-dimse; negotiation, C-ECHO and release stay with it.
+       */
+      fastStorePath: z.boolean().default(true),
       /** Transfer syntaxes we accept, in order of preference. Deflate is never accepted. */
       transferSyntaxes: z
         .array(z.string())

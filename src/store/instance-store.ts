@@ -39,6 +39,13 @@ export interface IngestOptions {
   affectedSopInstanceUid?: string;
   /** The temp file's bytes when the caller still holds them (validation then reads no file). */
   bytes?: Buffer;
+  /**
+   * The temp file, still open for writing, with data not yet synced: after the rename its data and the
+   * directory entry are synced together (one journal commit). The caller closes it after ingestFile.
+   */
+  openFd?: number;
+  /** Emit 'stored' on the next turn of the event loop, after the caller has answered the sender. */
+  deferNotify?: boolean;
   /** STOW-RS to /studies/{uid}: the instance must belong to this study. */
   expectedStudyInstanceUid?: string;
 }
@@ -158,6 +165,19 @@ export class InstanceStore extends EventEmitter {
     }
   }
 
+  /**
+   * The store's index connection (synchronous=NORMAL, WAL): for bookkeeping that startup recovery can
+   * rebuild from the instances index (the study assembler's per-instance record). The shared one in memory.
+   */
+  get indexConnection(): Db {
+    return this.indexDb;
+  }
+
+  /** Whether spooled files are fdatasynced before they are stored (storage.fsync). */
+  get fsyncEnabled(): boolean {
+    return this.opts.fsync;
+  }
+
   /** A fresh temp path in the spool directory. */
   spoolPath(): string {
     return path.join(this.spoolDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}.part`);
@@ -235,7 +255,7 @@ export class InstanceStore extends EventEmitter {
         if (same) {
           await fsp.rm(tempPath, { force: true });
           const instance = toStoredInstance(existing, this.opts.dataDir);
-          this.notify({ instance, duplicate: true, via: ctx.via });
+          this.notifyAfter({ instance, duplicate: true, via: ctx.via }, opts.deferNotify);
           return { ok: true as const, instance, duplicate: true };
         }
         if (this.opts.conflictPolicy === 'reject') {
@@ -248,11 +268,11 @@ export class InstanceStore extends EventEmitter {
         await fsp.rename(existingPath, `${existingPath}.superseded-${Date.now()}`).catch(() => undefined);
       }
       const finalPath = this.pathFor(header);
-      await placeDurably(tempPath, finalPath, this.syncer, { syncData: this.opts.fsync && !opts.dataSynced });
+      await placeDurably(tempPath, finalPath, this.syncer, { syncData: this.opts.fsync && !opts.dataSynced, openFd: opts.openFd });
       const row = this.rowOf(header, v.transferSyntaxUid, finalPath, size, sha256, ctx, new Date().toISOString());
       await this.indexRow(row);
       const instance = toStoredInstance(row, this.opts.dataDir);
-      this.notify({ instance, duplicate: false, via: ctx.via });
+      this.notifyAfter({ instance, duplicate: false, via: ctx.via }, opts.deferNotify);
       return { ok: true as const, instance, duplicate: false };
     });
   }
@@ -280,8 +300,20 @@ export class InstanceStore extends EventEmitter {
     };
   }
 
-  /** Group commit of index rows: rows queued in the same tick share one transaction. */
+  /**
+   * Group commit of index rows: a row arriving while none is queued is committed at once (a sequential
+   * sender waits for no event-loop turn); rows queued while a flush is pending share one transaction.
+   */
   private indexRow(row: InstanceRow): Promise<void> {
+    if (!this.flushScheduled && this.pendingRows.length === 0 && !this.recentlyFlushed) {
+      try {
+        this.insertStmt.run(row);
+        this.markFlushed();
+        return Promise.resolve();
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    }
     return new Promise((resolve, reject) => {
       this.pendingRows.push({ row, resolve, reject });
       if (!this.flushScheduled) {
@@ -289,6 +321,14 @@ export class InstanceStore extends EventEmitter {
         setImmediate(() => this.flushRows());
       }
     });
+  }
+
+  /** Whether a row was committed in this event-loop turn (later ones in the same turn are batched). */
+  private recentlyFlushed = false;
+  private markFlushed(): void {
+    if (this.recentlyFlushed) return;
+    this.recentlyFlushed = true;
+    setImmediate(() => (this.recentlyFlushed = false));
   }
 
   private flushRows(): void {
@@ -303,6 +343,15 @@ export class InstanceStore extends EventEmitter {
     } catch (err) {
       batch.forEach((b) => b.reject(err));
     }
+  }
+
+  /**
+   * Observers run after the caller answered when deferred (the study assembler's transaction is then off
+   * the C-STORE path); a crash in between is repaired by the assembler's reconcile at startup.
+   */
+  private notifyAfter(e: InstanceStoredEvent, defer: boolean | undefined): void {
+    if (defer) setImmediate(() => this.notify(e));
+    else this.notify(e);
   }
 
   private notify(e: InstanceStoredEvent): void {

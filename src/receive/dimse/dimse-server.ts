@@ -72,10 +72,16 @@ export class DimseServer {
     const maxPdu = Math.min(cfg.maxPduLength, LIBRARY_MAX_PDU);
     const checker = new PduFrameChecker({ maxPDataLength: maxPdu, maxControlLength: MAX_CONTROL_PDU });
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    guardSocket(socket, checker, (v) => {
-      this.log.warn('connection dropped: PDU framing violation', { remote, ...v });
-      socket.destroy();
-    });
+    const router: { intercept?: (pdu: Buffer) => boolean } = {};
+    const deliverToLibrary = guardSocket(
+      socket,
+      checker,
+      (v) => {
+        this.log.warn('connection dropped: PDU framing violation', { remote, ...v });
+        socket.destroy();
+      },
+      router,
+    );
     socket.on('error', () => undefined);
     const requestTimer = setTimeout(() => {
       if (!checker.associationRequested) {
@@ -98,7 +104,10 @@ export class DimseServer {
       policy: () => this.policy(),
       openAssociations: () => this.openAssociations(),
       onAssociationAccepted: () => undefined,
+      fastStorePath: cfg.fastStorePath,
+      deliverToLibrary,
     });
+    router.intercept = (pdu) => scp.interceptPdu(pdu);
     scp.on('networkError', () => socket.destroy());
     socket.on('close', () => {
       clearTimeout(requestTimer);

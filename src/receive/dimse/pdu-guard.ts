@@ -111,7 +111,16 @@ export class PduFramer {
  * library; `onViolation` decides what happens (the server destroys the socket). Bytes that pass are
  * delivered as whole PDUs (PduFramer).
  */
-export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolation: (v: GuardViolation) => void): void {
+export interface PduRouter {
+  /** Takes a whole PDU instead of the library (returns true), or leaves it to the library (false). */
+  intercept?: (pdu: Buffer) => boolean;
+}
+
+/**
+ * Returns the function that hands a PDU to the library (for a router that took it and wants to pass it on
+ * later, in order).
+ */
+export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolation: (v: GuardViolation) => void, router?: PduRouter): (pdu: Buffer) => boolean {
   const originalEmit = socket.emit.bind(socket) as (event: string | symbol, ...args: unknown[]) => boolean;
   const framer = new PduFramer();
   let violated = false;
@@ -126,9 +135,13 @@ export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolatio
         return false;
       }
       let delivered = false;
-      for (const pdu of framer.push(chunk)) delivered = originalEmit('data', pdu) || delivered;
+      for (const pdu of framer.push(chunk)) {
+        if (router?.intercept?.(pdu)) continue;
+        delivered = originalEmit('data', pdu) || delivered;
+      }
       return delivered;
     }
     return originalEmit(event, ...args);
   };
+  return (pdu) => originalEmit('data', pdu);
 }

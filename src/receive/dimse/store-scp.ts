@@ -15,6 +15,7 @@ import { AcceptedStorageSopClasses } from '../../dicom/uids';
 import type { SpoolWriter } from '../../store/spool-writer';
 import { decideAssociation, type AssociationPolicyInput } from './association-policy';
 import { negotiatePresentationContext } from './transfer-syntax-negotiation';
+import { FastStorePath, type NegotiatedContext } from './fast-store-path';
 
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
 const { CStoreResponse, CEchoResponse } = responses;
@@ -29,6 +30,10 @@ export interface ScpEnvironment {
   policy: () => Promise<AssociationPolicyInput>;
   openAssociations: () => number;
   onAssociationAccepted: (scp: StoreScp) => void;
+  /** Receive C-STORE data sets on the node's own path (FastStorePath) instead of through the library. */
+  fastStorePath?: boolean;
+  /** Hands a PDU to the library (from guardSocket); needed by the fast path. */
+  deliverToLibrary?: (pdu: Buffer) => void;
 }
 
 type StoreState = { writer: SpoolWriter; discard?: undefined } | { writer?: undefined; discard: { status: number; reason: string } };
@@ -48,10 +53,14 @@ export class StoreScp extends Scp {
   /** In-flight ingests (graceful stop waits for them). */
   readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
+  private socketRef!: Socket;
+  /** The node's own C-STORE path, once the association is accepted (config.dimse.fastStorePath). */
+  private fast: FastStorePath | undefined;
 
   /** Called by the server right after construction. */
   attach(socket: Socket, env: ScpEnvironment): void {
     this.env = env;
+    this.socketRef = socket;
     this.remoteAddress = socket.remoteAddress;
     this.log = env.logger.child({ remoteAddress: socket.remoteAddress });
     this.on('close', () => this.onClosed());
@@ -61,8 +70,19 @@ export class StoreScp extends Scp {
     return this.accepted;
   }
 
+  /**
+   * PDU router (guardSocket): after acceptance every PDU goes through the fast path, which handles C-STORE
+   * itself and hands everything else to the library in order. Returns false to let the library have it.
+   */
+  interceptPdu(pdu: Buffer): boolean {
+    if (!this.fast) return false;
+    this.fast.push(pdu);
+    return true;
+  }
+
   private onClosed(): void {
     this.closed = true;
+    void this.fast?.onClose();
     if (this.activeWriter && !this.activeWriter.writableFinished) {
       this.log.warn('association closed during a transfer; partial instance discarded');
       this.activeWriter.destroy();
@@ -75,6 +95,8 @@ export class StoreScp extends Scp {
    * is removed. Used at shutdown after the transport is closed, so nothing partial outlives the process.
    */
   discardPartial(): Promise<void> {
+    const fastDone = this.fast?.onClose();
+    if (fastDone) return fastDone;
     const w = this.activeWriter;
     this.activeWriter = undefined;
     if (!w) return Promise.resolve();
@@ -117,10 +139,12 @@ export class StoreScp extends Scp {
       return;
     }
     let acceptedContexts = 0;
-    for (const { context } of a.getPresentationContexts()) {
+    const negotiated = new Map<number, NegotiatedContext>();
+    for (const { id, context } of a.getPresentationContexts()) {
       const r = negotiatePresentationContext(context.getAbstractSyntaxUid(), context.getTransferSyntaxUids(), this.env.transferSyntaxes);
       if (r.result === 'accept') {
         context.setResult(PresentationContextResult.Accept, r.transferSyntaxUid);
+        negotiated.set(id, { abstractSyntaxUid: context.getAbstractSyntaxUid(), transferSyntaxUid: r.transferSyntaxUid });
         acceptedContexts += 1;
       } else if (r.result === 'abstract-syntax-not-supported') {
         context.setResult(PresentationContextResult.RejectAbstractSyntaxNotSupported);
@@ -129,11 +153,38 @@ export class StoreScp extends Scp {
       }
     }
     a.setNegotiateAsyncOps(false);
+    const peerMaxPduLength = a.getMaxPduLength();
     a.setMaxPduLength(this.env.maxPduLength);
     this.accepted = true;
+    if (this.env.fastStorePath && this.env.deliverToLibrary) this.fast = this.createFastPath(negotiated, peerMaxPduLength, this.env.deliverToLibrary);
     this.sendAssociationAccept();
     this.env.onAssociationAccepted(this);
     this.log.info('association accepted', { presentationContexts: a.getPresentationContexts().length, acceptedContexts });
+  }
+
+  private createFastPath(contexts: Map<number, NegotiatedContext>, peerMaxPduLength: number, deliver: (pdu: Buffer) => void): FastStorePath {
+    const socket = this.socketRef;
+    const ingest = { calledAeTitle: this.calledAe(), callingAeTitle: this.callingAe(), via: 'dimse' as const, remoteAddress: this.remoteAddress };
+    return new FastStorePath({
+      store: this.env.store,
+      log: this.log,
+      contexts,
+      peerMaxPduLength,
+      ingestContext: () => ingest,
+      sourceAeTitle: this.callingAe(),
+      send: (bytes) => {
+        if (socket.destroyed) return;
+        for (const b of bytes) socket.write(b);
+      },
+      deliver,
+      close: () => socket.destroy(),
+      touch: () => {
+        (this as unknown as { lastPduTime?: number }).lastPduTime = Date.now();
+      },
+      pause: () => socket.pause(),
+      resume: () => socket.resume(),
+      inFlight: this.inFlight,
+    });
   }
 
   override associationReleaseRequested(): void {

@@ -222,6 +222,31 @@ describe('DIMSE receive (integration, DCMTK peers)', function () {
     assert.equal(node.instances.listStudyInstances(study.studyUid).length, 6);
   });
 
+  it('stores the same bytes and answers the same failures with fastStorePath off (dcmjs-dimse data path)', async () => {
+    const lib = await startTestNode({ sources: [{ aeTitle: 'STORESCU' }], dimse: { fastStorePath: false } });
+    try {
+      const study = writeMrStudy(path.join(work.dir, 'lib'), { slices: 2, name: 'lib' });
+      const r = await storescu(lib.dimsePort, study.files);
+      assert.equal(r.code, 0, r.output);
+      const stored = lib.instances.listStudyInstances(study.studyUid);
+      assert.equal(stored.length, 6);
+      for (const i of stored) assert.equal(i.sha256, sha(readFileSync(i.path)));
+      const bad = writeMrInstance(path.join(work.dir, 'lib-short.dcm'), {
+        studyUid: deterministicUid('lib-bad'),
+        seriesUid: deterministicUid('lib-bad-series'),
+        sopUid: deterministicUid('lib-short'),
+        seriesNumber: 1,
+        instanceNumber: 1,
+        seriesDescription: 'AX T1',
+        truncatePixels: 1000,
+      });
+      const rb = await storescu(lib.dimsePort, [bad], { extra: ['-d'] });
+      assert.match(rb.output, /DIMSE Status\s*:\s*0x(a9|c0)/i, rb.output.slice(-1500));
+    } finally {
+      await lib.cleanup();
+    }
+  });
+
   it('drops a connection whose first PDU claims 4 GiB, without buffering it, and stays up', async () => {
     const before = process.memoryUsage().rss;
     const closed = await new Promise<boolean>((resolve) => {
