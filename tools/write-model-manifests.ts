@@ -17,6 +17,8 @@ import { ModelManifestSchema, checkManifest, clinicalVectorWidth, type ModelMani
 import { readRecipe, type RecipeModel } from '../src/training/recipe';
 
 interface TrainingJson {
+  /** Where the crop/mask regions of the training inputs came from (default: ground-truth masks). */
+  regions?: 'localiser' | 'ground-truth';
   nTrainSamples: number;
   nValidationSamples: number;
   trainPatients?: number;
@@ -330,7 +332,7 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   lines.push('## Training data', '');
   const c = t.cohort ?? {};
   lines.push(`- Synthetic NPC cohort from \`npm run synth\` (seed \`${String(c.seed)}\`, ${c.patients} patients, 256 x 256 matrix, pre- and post-treatment studies; docs/synthetic-cohort.md). No patient data.`);
-  lines.push(`- Exported with \`npm run export-training\` (the node's own series selection and preparation; regions from the ground-truth masks): ${t.nTrainSamples} training and ${t.nValidationSamples} validation samples${t.skippedPatients ? `, ${t.skippedPatients} patient(s) skipped` : ''}.`);
+  lines.push(`- Exported with \`npm run export-training\` (the node's own series selection and preparation; regions from ${t.regions === 'localiser' ? 'the shipped localiser, as in service' : 'the ground-truth masks'}): ${t.nTrainSamples} training and ${t.nValidationSamples} validation samples${t.skippedPatients ? `, ${t.skippedPatients} patient(s) skipped` : ''}.`);
   lines.push(`- Split by patient: 80 % training, 20 % validation (hash of PatientID). Cut-offs were chosen on the training/validation split only; the held-out test cohort (seed 2002) was never used.`);
   lines.push(`- Label: ${r.label ?? 'ground-truth GTV / GTVln masks'}${r.label ? ' (src/training/cohort-labels.ts)' : ''}.`);
   lines.push(`- Training: CPU, ${t.threads ?? 2} threads, ${fmt(t.trainingSeconds, 0)} s (models/training/train.py, recipe models/training/recipe.json).`, '');
@@ -347,7 +349,11 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   lines.push('## Limits', '');
   lines.push('- Research use only; never a basis for treatment decisions.');
   lines.push('- Trained and validated on synthetic data; real anatomy, scanners, artefacts and disease are more varied.');
-  lines.push('- Serving takes regions from the localiser, training took them from ground-truth masks: localiser errors propagate.');
+  if (m.task !== 'localiser') {
+    lines.push(t.regions === 'localiser'
+      ? '- Trained on the regions the localiser finds, as in service; a better localiser needs a retrain.'
+      : '- Serving takes regions from the localiser, training took them from ground-truth masks: localiser errors propagate.');
+  }
   lines.push('- Axial 2-D slices only; the input series must be selected by the node\'s rules (config.selection).', '');
   return lines.join('\n');
 }
