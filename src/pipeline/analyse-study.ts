@@ -21,6 +21,8 @@ export interface StudyAnalysisInput {
   analyses: readonly AnalysisId[];
   clinical?: ClinicalCovariates;
   priorStudies?: PriorStudyProvider;
+  /** Class-activation maps for the heat maps (default true; validation and golden runs switch them off). */
+  computeCams?: boolean;
 }
 
 export interface StudyAnalysisDeps {
@@ -56,6 +58,7 @@ export async function analyseStudy(input: StudyAnalysisInput, deps: StudyAnalysi
       models: deps.models,
       preparer: createPreparer(deps.pool ? { pool: deps.pool } : {}),
       ...(input.priorStudies ? { priorStudies: input.priorStudies } : {}),
+      ...(input.computeCams !== undefined ? { computeCams: input.computeCams } : {}),
     },
     input.analyses,
   );

@@ -1,24 +1,23 @@
 /**
- * Runs the node's serving path on one patient of a cohort folder: rule-based series selection on the
- * instance headers, volumes from src/prepare, the localiser and every analysis (src/analyses runAnalyses)
- * with the src/prepare-backed ImagePreparer, the patient's other study (post-treatment folder) as the prior
- * study, and the cohort's clinical record as covariates. Used by the golden test of the shipped models and
- * by validation runs over a held-out cohort.
+ * Runs the node's serving path (src/pipeline/analyseStudy: the store's header reader, rule-based series
+ * selection, volumes, localiser, every analysis) on one patient of a cohort folder, with the patient's
+ * post-treatment folder as the other study and, optionally, the cohort's clinical record as covariates.
+ * Used by the golden test of the shipped models and by the replace-a-model test.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import type { AnalysisId } from '../analyses/types';
 import type { ClinicalCovariates } from '../analyses/clinical-covariates';
 import type { ModelSource } from '../analyses/context';
-import { createPreparer } from '../analyses/prepare-adapter';
 import type { OtherStudy, PriorStudyProvider } from '../analyses/ports';
-import { runAnalyses, type AnalysesOutcome } from '../analyses/run-analyses';
+import type { AnalysesOutcome } from '../analyses/run-analyses';
 import type { SelectionRule } from '../config/schema';
 import type { WorkerPool } from '../prepare';
 import type { Volume } from '../prepare/volume-types';
-import { buildRoleVolume, selectStudy } from './cohort-study';
-
-export const ANALYSED_ROLES = ['t1', 't2', 'ce-t1'] as const;
+import type { StoredInstance } from '../store/instance-types';
+import { analyseStudy } from '../pipeline/analyse-study';
+import { instancesFromFiles, listDicomFiles } from '../pipeline/instances-from-files';
+import { buildStudyVolumes } from '../pipeline/study-volumes';
 
 export interface CohortStudyOptions {
   rules: SelectionRule[];
@@ -33,31 +32,22 @@ export interface LoadedStudy {
   volumes: Record<string, Volume>;
 }
 
-/** Selects and builds the analysed series of one study folder (undefined when the folder is missing). */
-export async function loadCohortStudy(studyDir: string, opts: CohortStudyOptions): Promise<LoadedStudy | undefined> {
-  if (!fs.existsSync(studyDir)) return undefined;
-  const study = selectStudy(studyDir, opts.rules, opts.acceptedTransferSyntaxes);
-  const volumes: Record<string, Volume> = {};
-  for (const role of ANALYSED_ROLES) {
-    const v = await buildRoleVolume(study, role, opts.pool);
-    if (v) volumes[role] = v;
-  }
-  const header = study.files.series[0]?.headers[0];
-  if (!header) return undefined;
-  return {
-    studyInstanceUid: header.StudyInstanceUID,
-    ...(header.StudyDate ? { studyDate: header.StudyDate } : {}),
-    ...(header.PatientID ? { patientId: header.PatientID } : {}),
-    volumes,
-  };
+/** The Part 10 instances of one study folder (the masks/ folder of a synthetic cohort left out). */
+export async function cohortStudyInstances(studyDir: string, acceptedTransferSyntaxes: ReadonlySet<string>): Promise<StoredInstance[]> {
+  if (!fs.existsSync(studyDir)) return [];
+  const files = (await listDicomFiles(studyDir)).filter((f) => !path.relative(studyDir, f).split(path.sep).includes('masks'));
+  return (await instancesFromFiles(files, { acceptedTransferSyntaxes })).instances;
 }
 
-/** A prior-study source over a fixed other study (the cohort's post-treatment folder). */
-export function fixedPriorStudy(other: LoadedStudy | undefined): PriorStudyProvider {
+/** A prior-study source over a cohort's other study folder (built only when an analysis asks for it). */
+export function folderPriorStudy(studyDir: string, opts: CohortStudyOptions): PriorStudyProvider {
   return {
     async findOtherStudy(): Promise<OtherStudy | undefined> {
-      if (!other) return undefined;
-      return { studyInstanceUid: other.studyInstanceUid, ...(other.studyDate ? { studyDate: other.studyDate } : {}), volumes: other.volumes, source: 'store' };
+      const instances = await cohortStudyInstances(studyDir, opts.acceptedTransferSyntaxes);
+      if (!instances.length) return undefined;
+      const sv = await buildStudyVolumes(instances, opts.rules, { pool: opts.pool });
+      const date = instances[0]!.header.StudyDate;
+      return { studyInstanceUid: instances[0]!.studyInstanceUid, ...(date ? { studyDate: date } : {}), volumes: sv.volumes, source: 'store' };
     },
   };
 }
@@ -68,22 +58,28 @@ export async function analyseCohortPatient(
   analyses: readonly AnalysisId[],
   opts: CohortStudyOptions & { clinical?: ClinicalCovariates; computeCams?: boolean },
 ): Promise<AnalysesOutcome & { study: LoadedStudy }> {
-  const pre = await loadCohortStudy(path.join(patientDir, 'pre'), opts);
-  if (!pre) throw new Error(`${patientDir}: no pre-treatment study`);
-  const post = await loadCohortStudy(path.join(patientDir, 'post'), opts);
-  const outcome = await runAnalyses(
+  const pre = await cohortStudyInstances(path.join(patientDir, 'pre'), opts.acceptedTransferSyntaxes);
+  if (!pre.length) throw new Error(`${patientDir}: no pre-treatment study`);
+  const a = await analyseStudy(
     {
-      studyInstanceUid: pre.studyInstanceUid,
-      ...(pre.patientId ? { patientId: pre.patientId } : {}),
-      ...(pre.studyDate ? { studyDate: pre.studyDate } : {}),
-      volumes: pre.volumes,
+      studyInstanceUid: pre[0]!.studyInstanceUid,
+      instances: pre,
+      analyses,
       ...(opts.clinical ? { clinical: opts.clinical } : {}),
-      models,
-      preparer: createPreparer({ pool: opts.pool }),
-      priorStudies: fixedPriorStudy(post),
+      priorStudies: folderPriorStudy(path.join(patientDir, 'post'), opts),
       computeCams: opts.computeCams ?? false,
     },
-    analyses,
+    { models, rules: opts.rules, pool: opts.pool },
   );
-  return { ...outcome, study: pre };
+  const h = a.studyHeader;
+  return {
+    ...(a.localisation ? { localisation: a.localisation } : {}),
+    results: a.results,
+    study: {
+      studyInstanceUid: h.StudyInstanceUID,
+      ...(h.StudyDate ? { studyDate: h.StudyDate } : {}),
+      ...(typeof h.PatientID === 'string' ? { patientId: h.PatientID } : {}),
+      volumes: a.volumes,
+    },
+  };
 }

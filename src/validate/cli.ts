@@ -46,8 +46,9 @@ async function main(): Promise<void> {
   });
   if (tty) process.stderr.write('\n');
   await models.close();
+  const f3 = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : 'n/a');
   for (const s of summaries) {
-    process.stdout.write(`${s.title.padEnd(34)} n=${String(s.n).padEnd(4)} AUC ${s.auc.toFixed(3)} (${s.aucLower.toFixed(3)}-${s.aucUpper.toFixed(3)})${s.cIndex !== undefined ? `  C-index ${s.cIndex.toFixed(3)}` : ''}${s.logRankP !== undefined ? `  log-rank p ${s.logRankP < 0.001 ? '<0.001' : s.logRankP.toFixed(3)}` : ''}${s.notAssessable ? `  not assessable ${s.notAssessable}` : ''}\n`);
+    process.stdout.write(`${s.title.padEnd(34)} n=${String(s.n).padEnd(4)} AUC ${f3(s.auc)} (${f3(s.aucLower)}-${f3(s.aucUpper)})${s.cIndex !== undefined ? `  C-index ${s.cIndex.toFixed(3)}` : ''}${s.logRankP !== undefined ? `  log-rank p ${s.logRankP < 0.001 ? '<0.001' : s.logRankP.toFixed(3)}` : ''}${s.notAssessable ? `  not assessable ${s.notAssessable}` : ''}\n`);
   }
   process.stdout.write(`${patients} patients in ${Math.round((Date.now() - started) / 1000)} s; report: ${path.resolve(values.out!, 'index.html')}\n`);
 }

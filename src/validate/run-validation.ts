@@ -5,18 +5,16 @@
  * report with the figures the papers report. A site runs it on its own cohort and its own models.
  */
 import path from 'node:path';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import type { Config } from '../config/schema';
 import type { ModelRegistry } from '../infer/model-registry';
-import type { OtherStudy, PriorStudyProvider } from '../analyses/ports';
 import type { AnalysisResult, AssessedResult } from '../analyses/types';
 import type { ClinicalCovariates } from '../analyses/clinical-covariates';
 import { WorkerPool } from '../prepare';
 import type { CohortLabelEntry } from '../synth/cohort';
 import { cohortCovariates } from '../training/cohort-labels';
 import { analyseStudy } from '../pipeline/analyse-study';
-import { instancesFromFiles, listDicomFiles } from '../pipeline/instances-from-files';
-import { buildStudyVolumes } from '../pipeline/study-volumes';
+import { cohortStudyInstances, folderPriorStudy } from '../training/analyse-cohort-study';
 import { writeValidationReport, type AnalysisOutcomes, type AnalysisSummary } from './report';
 
 export interface ValidationOptions {
@@ -34,14 +32,6 @@ interface PatientOutcome {
   results: AnalysisResult[];
 }
 
-/** Reads DIR/<PatientID>/<label>/... as written by the synthetic generator (or a site export of the same shape). */
-async function studyInstances(dir: string, config: Config) {
-  if (!existsSync(dir)) return undefined;
-  const files = (await listDicomFiles(dir)).filter((f) => !f.split(path.sep).includes('masks'));
-  const { instances } = await instancesFromFiles(files, { acceptedTransferSyntaxes: new Set(config.dimse.transferSyntaxes) });
-  return instances.length ? instances : undefined;
-}
-
 export async function runValidation(config: Config, models: ModelRegistry, opts: ValidationOptions): Promise<{ summaries: AnalysisSummary[]; patients: number }> {
   const labels = JSON.parse(readFileSync(opts.labelsFile, 'utf8')) as CohortLabelEntry[];
   const entries = opts.limit ? labels.slice(0, opts.limit) : labels;
@@ -49,21 +39,13 @@ export async function runValidation(config: Config, models: ModelRegistry, opts:
   const outcomes: PatientOutcome[] = [];
   try {
     for (const [k, entry] of entries.entries()) {
-      const pre = await studyInstances(path.join(opts.cohortDir, entry.PatientID, 'pre'), config);
-      if (!pre) throw new Error(`${entry.PatientID}: no pre-treatment study under ${opts.cohortDir}`);
-      const postDir = path.join(opts.cohortDir, entry.PatientID, 'post');
-      const prior: PriorStudyProvider = {
-        async findOtherStudy(): Promise<OtherStudy | undefined> {
-          const post = await studyInstances(postDir, config);
-          if (!post) return undefined;
-          const sv = await buildStudyVolumes(post, config.selection.rules, { pool });
-          const date = post[0]!.header.StudyDate;
-          return { studyInstanceUid: post[0]!.studyInstanceUid, ...(date ? { studyDate: date } : {}), volumes: sv.volumes, source: 'store' };
-        },
-      };
+      const accepted = new Set(config.dimse.transferSyntaxes);
+      const pre = await cohortStudyInstances(path.join(opts.cohortDir, entry.PatientID, 'pre'), accepted);
+      if (!pre.length) throw new Error(`${entry.PatientID}: no pre-treatment study under ${opts.cohortDir}`);
+      const prior = folderPriorStudy(path.join(opts.cohortDir, entry.PatientID, 'post'), { rules: config.selection.rules, acceptedTransferSyntaxes: accepted, pool });
       const clinical: ClinicalCovariates | undefined = opts.withClinical ? cohortCovariates(entry) : undefined;
       const a = await analyseStudy(
-        { studyInstanceUid: pre[0]!.studyInstanceUid, instances: pre, analyses: ['stage', 'dmfs', 'msom', 'residual', 'progression'], ...(clinical ? { clinical } : {}), priorStudies: prior },
+        { studyInstanceUid: pre[0]!.studyInstanceUid, instances: pre, analyses: ['stage', 'dmfs', 'msom', 'residual', 'progression'], ...(clinical ? { clinical } : {}), priorStudies: prior, computeCams: false },
         { models, rules: config.selection.rules, pool },
       );
       outcomes.push({ entry, results: a.results });
