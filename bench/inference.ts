@@ -28,7 +28,8 @@ export async function benchInference(opts: { modelsDir?: string; batch?: number;
   const dir = opts.modelsDir ?? path.resolve('models');
   const batch = opts.batch ?? 16;
   const repeats = opts.repeats ?? 5;
-  const providers = opts.providers ?? ['cpu', 'webgpu', 'cuda'];
+  // cuda only where a site installed its binaries (probing it otherwise prints native errors): NPC_BENCH_CUDA=1
+  const providers = opts.providers ?? (['cpu', 'webgpu', ...(process.env.NPC_BENCH_CUDA === '1' ? ['cuda'] : [])] as ExecutionProvider[]);
   const rows: InferenceRow[] = [];
   for (const id of readdirSync(dir).filter((d) => existsSync(path.join(dir, d, 'manifest.json'))).sort()) {
     const manifest = ModelManifestSchema.parse(JSON.parse(readFileSync(path.join(dir, id, 'manifest.json'), 'utf8')));
