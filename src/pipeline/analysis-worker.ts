@@ -20,6 +20,7 @@ import { ALL_ANALYSES } from '../config/schema';
 import { analyseStudy } from './analyse-study';
 import { encodeResults, summariseResult } from './encode-results';
 import { nodeDeviceIdentity } from './device-identity';
+import { mostCommon } from '../util/most-common';
 
 type SrClass = z.infer<typeof SrSopClassSchema>;
 type ScClass = z.infer<typeof ScSopClassSchema>;
@@ -120,7 +121,7 @@ export class AnalysisWorker {
     );
     const generation = (job.generation ?? 0) + 1;
     const predecessors = this.predecessorsOf(job);
-    const callingAeTitle = mostCommon(instances.map((i) => i.callingAeTitle));
+    const callingAeTitle = mostCommon(instances.map((i) => i.callingAeTitle).filter(Boolean), (ae) => ae);
     const routing = this.deps.outbox.routing({ calledAeTitle, ...(callingAeTitle ? { callingAeTitle } : {}) });
     // One encoding per SOP-class combination the targets need; the default when nothing is routed.
     const groups = new Map<string, { sr: SrClass; sc: ScClass; keys: string[] }>();
@@ -190,8 +191,3 @@ export class AnalysisWorker {
   }
 }
 
-function mostCommon(values: string[]): string | undefined {
-  const counts = new Map<string, number>();
-  for (const v of values) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
-  return [...counts].sort((a, b) => b[1] - a[1])[0]?.[0];
-}

@@ -21,6 +21,7 @@ import { WorkerPool } from './decode-pool';
 import { UnusableImageError, type DecodedFrame, type DecodedInstance } from './read-frames';
 import { resizeBilinear } from './steps/bilinear';
 import { cross, dot, normalize, type Vec3 } from '../select/orientation';
+import { mostCommon } from '../util/most-common';
 
 export interface BuildVolumeOptions {
   /** The node's preparation pool; when absent a temporary one is made and closed. */
@@ -39,16 +40,6 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-function mostCommon<T>(values: T[], key: (v: T) => string): T {
-  const counts = new Map<string, { v: T; n: number }>();
-  for (const v of values) {
-    const k = key(v);
-    const e = counts.get(k);
-    if (e) e.n++;
-    else counts.set(k, { v, n: 1 });
-  }
-  return [...counts.values()].reduce((a, b) => (b.n > a.n ? b : a)).v;
-}
 
 /** Assemble decoded instances of one series into a volume (pure; see the module comment for choices). */
 export function assembleVolume(instances: DecodedInstance[], role: string, options: Pick<BuildVolumeOptions, 'matrix'> = {}): Volume {
@@ -62,7 +53,7 @@ export function assembleVolume(instances: DecodedInstance[], role: string, optio
   if (located.length === 0) throw new UnusableImageError('no image has ImagePositionPatient, ImageOrientationPatient and PixelSpacing');
   if (located.length < all.length) warnings.push(`${all.length - located.length} image(s) without position, orientation or pixel spacing were left out`);
 
-  const orientation = mostCommon(located, (f) => f.frame.orientation!.map((v) => v.toFixed(3)).join('/')).frame.orientation!;
+  const orientation = mostCommon(located, (f) => f.frame.orientation!.map((v) => v.toFixed(3)).join('/'))!.frame.orientation!;
   const row = normalize([orientation[0], orientation[1], orientation[2]]);
   const col = normalize([orientation[3], orientation[4], orientation[5]]);
   if (!row || !col) throw new UnusableImageError(`ImageOrientationPatient ${orientation.join('\\')} is not usable`);
@@ -98,7 +89,7 @@ export function assembleVolume(instances: DecodedInstance[], role: string, optio
   if (duplicates > 0) warnings.push(`${duplicates} image(s) at an already occupied slice position were left out (repeated acquisition or several echoes?)`);
 
   const sizes = new Set(unique.map((f) => `${f.frame.rows}x${f.frame.columns}`));
-  const modal = mostCommon(unique, (f) => `${f.frame.rows}x${f.frame.columns}`).frame;
+  const modal = mostCommon(unique, (f) => `${f.frame.rows}x${f.frame.columns}`)!.frame;
   if (sizes.size > 1) {
     warnings.push(
       options.matrix === 'most-common'

@@ -5,6 +5,7 @@
 import type { InstanceHeader } from '../store/instance-types';
 import { classifyOrientation, type OrientationClass } from './orientation';
 import { detectContrast, type ContrastEvidence } from './contrast';
+import { mostCommon } from '../util/most-common';
 
 export interface SeriesInput {
   seriesInstanceUid: string;
@@ -85,18 +86,6 @@ function headerContrastAgent(h: InstanceHeader): string | undefined {
   return undefined;
 }
 
-function mostCommon<T>(values: T[], key: (v: T) => string): T | undefined {
-  const counts = new Map<string, { v: T; n: number }>();
-  for (const v of values) {
-    const k = key(v);
-    const e = counts.get(k);
-    if (e) e.n++;
-    else counts.set(k, { v, n: 1 });
-  }
-  let best: { v: T; n: number } | undefined;
-  for (const e of counts.values()) if (!best || e.n > best.n) best = e;
-  return best?.v;
-}
 
 export function summarizeSeries(series: SeriesInput): SeriesSummary {
   const hs = series.headers;
