@@ -16,7 +16,8 @@ import type { WorkerPool } from '../prepare';
 import type { Volume } from '../prepare/volume-types';
 import type { StoredInstance } from '../store/instance-types';
 import { analyseStudy } from '../pipeline/analyse-study';
-import { instancesFromFiles, listDicomFiles } from '../pipeline/instances-from-files';
+import { instancesFromFiles } from '../pipeline/instances-from-files';
+import { cohortStudyFiles } from './cohort-study';
 import { buildStudyVolumes } from '../pipeline/study-volumes';
 
 export interface CohortStudyOptions {
@@ -35,8 +36,7 @@ export interface LoadedStudy {
 /** The Part 10 instances of one study folder (the masks/ folder of a synthetic cohort left out). */
 export async function cohortStudyInstances(studyDir: string, acceptedTransferSyntaxes: ReadonlySet<string>): Promise<StoredInstance[]> {
   if (!fs.existsSync(studyDir)) return [];
-  const files = (await listDicomFiles(studyDir)).filter((f) => !path.relative(studyDir, f).split(path.sep).includes('masks'));
-  return (await instancesFromFiles(files, { acceptedTransferSyntaxes })).instances;
+  return (await instancesFromFiles(await cohortStudyFiles(studyDir), { acceptedTransferSyntaxes })).instances;
 }
 
 /** A prior-study source over a cohort's other study folder (built only when an analysis asks for it). */

@@ -6,9 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { BufferSource } from '../dicom/dataset-scan';
-import { validateInstance } from '../store/instance-validation';
-import type { InstanceHeader } from '../store/instance-types';
+import { instancesFromFiles, listDicomFiles } from '../pipeline/instances-from-files';
+import { groupBySeries } from '../pipeline/study-volumes';
 import type { SelectionRule } from '../config/schema';
 import { selectSeries, type SelectionResult, type SeriesInput } from '../select';
 import { buildVolume, type WorkerPool } from '../prepare';
@@ -23,34 +22,16 @@ export interface StudyFiles {
   refused: { path: string; reason: string }[];
 }
 
-function listDicom(dir: string): string[] {
-  const out: string[] = [];
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) {
-      if (e.name !== 'masks') out.push(...listDicom(p));
-    } else if (e.isFile() && e.name.toLowerCase().endsWith('.dcm')) out.push(p);
-  }
-  return out.sort();
+/** The Part 10 files of a cohort study folder (its masks/ folder left out), sorted. */
+export async function cohortStudyFiles(studyDir: string): Promise<string[]> {
+  return (await listDicomFiles(studyDir)).filter((f) => !path.relative(studyDir, f).split(path.sep).includes('masks'));
 }
 
-/** Reads every instance header of a study folder, grouped by series. */
-export function readStudyFiles(studyDir: string, acceptedTransferSyntaxes: ReadonlySet<string>): StudyFiles {
-  const bySeries = new Map<string, { headers: InstanceHeader[]; paths: string[] }>();
-  const refused: StudyFiles['refused'] = [];
-  for (const file of listDicom(studyDir)) {
-    const v = validateInstance(new BufferSource(fs.readFileSync(file)), { acceptedTransferSyntaxes });
-    if (!v.ok) {
-      refused.push({ path: file, reason: v.reason });
-      continue;
-    }
-    const uid = v.header.SeriesInstanceUID;
-    let s = bySeries.get(uid);
-    if (!s) bySeries.set(uid, (s = { headers: [], paths: [] }));
-    s.headers.push(v.header);
-    s.paths.push(file);
-  }
-  return { series: [...bySeries].map(([seriesInstanceUid, s]) => ({ seriesInstanceUid, ...s })), refused };
+/** Reads every instance header of a study folder with the store's header reader, grouped by series. */
+export async function readStudyFiles(studyDir: string, acceptedTransferSyntaxes: ReadonlySet<string>): Promise<StudyFiles> {
+  const { instances, rejected } = await instancesFromFiles(await cohortStudyFiles(studyDir), { acceptedTransferSyntaxes });
+  const series = [...groupBySeries(instances)].map(([seriesInstanceUid, list]) => ({ seriesInstanceUid, headers: list.map((i) => i.header), paths: list.map((i) => i.path) }));
+  return { series, refused: rejected };
 }
 
 export interface SelectedStudy {
@@ -58,8 +39,8 @@ export interface SelectedStudy {
   files: StudyFiles;
 }
 
-export function selectStudy(studyDir: string, rules: SelectionRule[], acceptedTransferSyntaxes: ReadonlySet<string>): SelectedStudy {
-  const files = readStudyFiles(studyDir, acceptedTransferSyntaxes);
+export async function selectStudy(studyDir: string, rules: SelectionRule[], acceptedTransferSyntaxes: ReadonlySet<string>): Promise<SelectedStudy> {
+  const files = await readStudyFiles(studyDir, acceptedTransferSyntaxes);
   return { files, selection: selectSeries(files.series, rules) };
 }
 

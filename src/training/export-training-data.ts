@@ -203,7 +203,7 @@ export async function exportTrainingData(opts: ExportOptions): Promise<ExportSum
       if (!st) {
         const dir = path.join(opts.cohortDir, entry.PatientID, m.study);
         st = { dir, volumes: new Map() };
-        if (fs.existsSync(dir)) st.selected = selectStudy(dir, opts.rules, opts.acceptedTransferSyntaxes);
+        if (fs.existsSync(dir)) st.selected = await selectStudy(dir, opts.rules, opts.acceptedTransferSyntaxes);
         studies.set(m.study, st);
       }
       if (!st.selected) {

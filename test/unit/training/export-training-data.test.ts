@@ -126,7 +126,7 @@ describe('training export (npm run export-training)', function () {
       const size = c * h * w;
       const row = md.rows.findIndex((r) => r.patientId === labels[1]!.PatientID && r.servingSlice);
       const studyDir = path.join(cohortDir(), labels[1]!.PatientID, 'pre');
-      const volume = (await buildRoleVolume(selectStudy(studyDir, config.selection.rules, accepted), m.role, pool))!;
+      const volume = (await buildRoleVolume(await selectStudy(studyDir, config.selection.rules, accepted), m.role, pool))!;
       const gt = groundTruth(studyDir, volume);
       const k = md.rows[row]!.sliceIndex;
       const r = gt.regions[k]!;
