@@ -30,6 +30,7 @@ import { backoffDelayMs } from './backoff';
 import { storeInstances, type InstanceOutcome, type StoreFile } from './cstore-scu';
 import { resolveRouting, targetFromDestination, type DeliveryTarget, type Routing } from './routing';
 import { stowInstances } from './stow-client';
+import type { JobRow } from '../jobs/job-store';
 
 export const DELIVERY_KIND = 'delivery';
 
@@ -143,21 +144,6 @@ export interface OutboxOptions {
   maxPollMs?: number;
 }
 
-interface JobRow {
-  id: number;
-  state: string;
-  study_instance_uid: string;
-  called_ae_title: string | null;
-  parent_job_id: number | null;
-  destination: string | null;
-  payload_json: string | null;
-  error: string | null;
-  attempts: number;
-  next_attempt_at: string | null;
-  created_at: string;
-  updated_at: string;
-  history_json: string;
-}
 
 /** The default sender: C-STORE for DIMSE targets, STOW-RS for DICOMweb targets. */
 export const sendOverNetwork: DeliverySender = async (target, files, ctx) => {

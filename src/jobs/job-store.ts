@@ -80,7 +80,8 @@ export interface JobFilter {
 
 export type RetryOutcome = { ok: true; job: Job } | { ok: false; reason: 'not-found' } | { ok: false; reason: 'not-retryable'; state: JobState };
 
-interface JobRow {
+/** A row of the `jobs` table as SQLite returns it (shared by every module that reads the table). */
+export interface JobRow {
   id: number;
   kind: string;
   state: string;
