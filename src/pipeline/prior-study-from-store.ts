@@ -14,12 +14,13 @@ export class StorePriorStudyProvider implements PriorStudyProvider {
   constructor(private readonly deps: { db: Db; store: InstanceStore; rules: SelectionRule[]; pool?: WorkerPool }) {}
 
   async findOtherStudy(q: { patientId: string; studyInstanceUid: string; studyDate?: string }): Promise<OtherStudy | undefined> {
+    // The studies table knows each study's patient (indexed), so this never scans the instance headers.
     const rows = this.deps.db
       .prepare(
-        `SELECT study_instance_uid AS uid, MAX(json_extract(header_json, '$.StudyDate')) AS date
-           FROM instances
-          WHERE json_extract(header_json, '$.PatientID') = ? AND study_instance_uid <> ?
-          GROUP BY study_instance_uid`,
+        `SELECT DISTINCT s.study_instance_uid AS uid,
+                (SELECT json_extract(i.header_json, '$.StudyDate') FROM instances i WHERE i.study_instance_uid = s.study_instance_uid LIMIT 1) AS date
+           FROM studies s
+          WHERE s.patient_id = ? AND s.study_instance_uid <> ?`,
       )
       .all(q.patientId, q.studyInstanceUid) as { uid: string; date: string | null }[];
     // The nearest study in time that differs in date (the progression models pair pre- and post-treatment).

@@ -105,6 +105,14 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX jobs_parent ON jobs(parent_job_id);
     `,
   },
+  {
+    id: 30,
+    name: 'studies-by-patient',
+    sql: `
+      -- The progression analysis looks up a patient's other studies (src/pipeline/prior-study-from-store.ts).
+      CREATE INDEX studies_patient ON studies(patient_id);
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */

@@ -87,6 +87,21 @@ describe('from a stored study to analysis results (CPU, tiny fixture models)', f
     assert.match(dump.output, /Imaging Measurement Report/);
   });
 
+  it('finds the patient\'s other study in the store for the progression analysis (pre- then post-treatment)', async () => {
+    const study = await writeSyntheticPatient(t.dir, 4243, { withFollowup: true });
+    node = await start();
+    assert.equal((await storescu(node.dimsePort, await study.files())).code, 0);
+    const first = await analysisJob(node, study.studyInstanceUid);
+    assert.equal(first.result!.results.find((r) => r.analysis === 'progression')!.assessable, false, 'no other study yet');
+    const labels = study.labels as { FollowupStudyInstanceUID: string };
+    assert.equal((await storescu(node.dimsePort, await study.files({ study: 'post' }))).code, 0);
+    const second = await analysisJob(node, labels.FollowupStudyInstanceUID);
+    assert.equal(second.state, 'done', second.error ?? '');
+    const progression = second.result!.results.find((r) => r.analysis === 'progression')!;
+    assert.equal(progression.assessable, true, progression.reason);
+    assert.deepEqual(progression.models!.map((m) => m.id).sort(), ['tiny-progression-post', 'tiny-progression-pre']);
+  });
+
   it('makes the analyses that need CE-T1 "not assessable" with the reason when the study has no CE-T1', async () => {
     const study = await writeSyntheticPatient(t.dir, 777);
     node = await start(4);
