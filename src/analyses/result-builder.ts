@@ -20,16 +20,13 @@ export const ANALYSIS_TITLES: Record<AnalysisId, string> = {
   progression: 'Progression risk from pre- and post-treatment MR',
 };
 
+/** What every result says about itself: which analysis, of which study, research use only. */
+function resultIdentity(analysis: AnalysisId, studyInstanceUid: string) {
+  return { analysis, title: ANALYSIS_TITLES[analysis], studyInstanceUid, researchUseOnly: true as const, statement: RESEARCH_USE_STATEMENT };
+}
+
 export function notAssessable(analysis: AnalysisId, studyInstanceUid: string, reason: string): NotAssessableResult {
-  return {
-    analysis,
-    title: ANALYSIS_TITLES[analysis],
-    studyInstanceUid,
-    researchUseOnly: true,
-    statement: RESEARCH_USE_STATEMENT,
-    assessable: false,
-    reason,
-  };
+  return { ...resultIdentity(analysis, studyInstanceUid), assessable: false, reason };
 }
 
 const imageKey = (i: ImageRef) => `${i.sopInstanceUid}#${i.frameNumber ?? 1}`;
@@ -85,13 +82,5 @@ export function assessed(
   studyInstanceUid: string,
   fields: Omit<AssessedResult, 'analysis' | 'title' | 'studyInstanceUid' | 'researchUseOnly' | 'statement' | 'assessable'>,
 ): AssessedResult {
-  return {
-    analysis,
-    title: ANALYSIS_TITLES[analysis],
-    studyInstanceUid,
-    researchUseOnly: true,
-    statement: RESEARCH_USE_STATEMENT,
-    assessable: true,
-    ...fields,
-  };
+  return { ...resultIdentity(analysis, studyInstanceUid), assessable: true, ...fields };
 }
