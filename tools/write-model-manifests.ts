@@ -14,6 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelManifestSchema, checkManifest, clinicalVectorWidth, type ModelManifest } from '../src/infer/manifest';
+import type { SignatureFile } from '../src/training/fit-signatures';
 import { readRecipe, type RecipeModel } from '../src/training/recipe';
 
 interface TrainingJson {
@@ -291,6 +292,20 @@ async function main(): Promise<void> {
       trainingData,
       metrics,
     };
+    const sigFile = path.join(dir, 'signature.json');
+    if (r.task !== 'localiser' && fs.existsSync(sigFile)) {
+      // the image signature fitted by `npm run fit-signatures` (the networks' vote with the localiser's measures)
+      const sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as SignatureFile;
+      manifest.signature = sig.signature;
+      manifest.cutoff = { value: r4(sig.cutoff.value), method: sig.cutoff.method };
+      for (const [k, v] of Object.entries(sig.metrics)) put(k, v);
+      const clinical = manifest.clinical as { use: string; logistic?: unknown; cutoff?: unknown } | undefined;
+      if (clinical?.use === 'logistic' && sig.clinicalLogistic) {
+        const { cutoff, ...logistic } = sig.clinicalLogistic;
+        clinical.logistic = logistic;
+        clinical.cutoff = { value: r4(cutoff.value), method: cutoff.method };
+      }
+    }
     const parsed = ModelManifestSchema.safeParse(manifest);
     if (!parsed.success) throw new Error(`${e.id}: manifest invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
     const problems = checkManifest(parsed.data);
@@ -321,6 +336,10 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   lines.push(`- Input: \`${img.name}\` [${img.shape.join(', ')}] from the ${r.role} series${m.inputs.length > 1 ? `, plus \`clinical\` [N, ${clinicalVectorWidth(m.clinical!.encoding)}] (early fusion: ${m.clinical!.encoding.map((x) => x.variable).join(', ')})` : ''}.`);
   lines.push(`- Preparation (src/prepare, identical in training export and serving): ${m.preparation.map((s) => JSON.stringify(s)).join(' -> ')}.`);
   lines.push(`- Slices: ${JSON.stringify(m.sliceSelection)}; patient score: ${m.aggregation}.`);
+  if (m.signature) {
+    const terms = m.signature.measures.map((x) => `${fmt(x.coefficient)} x ${x.transform === 'log1p' ? `ln(1 + ${x.measure})` : x.measure}`);
+    lines.push(`- Image signature (\`npm run fit-signatures\`, fitted on the training split): logit = ${fmt(m.signature.intercept)} + ${fmt(m.signature.voteCoefficient)} x logit(networks' vote) + ${terms.join(' + ')}; the measures come from the localiser's masks (src/analyses/localiser-measures.ts).`);
+  }
   if (m.cutoff) lines.push(`- Cut-off: ${m.cutoff.value} (${m.cutoff.method}).`);
   if (m.clinical?.use === 'logistic') {
     lines.push(`- Combined model (paper 003): logistic regression of logit(signature) with ${m.clinical.encoding.map((x) => x.variable).join(', ')}, fitted on the training split; standardisation folded into the coefficients; its cut-off ${m.clinical.cutoff.value} (${m.clinical.cutoff.method}).`);
@@ -338,12 +357,13 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   lines.push(`- Training: CPU, ${t.threads ?? 2} threads, ${fmt(t.trainingSeconds, 0)} s (models/training/train.py, recipe models/training/recipe.json).`, '');
   lines.push('## Metrics (validation split, patient level)', '');
   if (m.task === 'localiser') {
-    lines.push(`- Dice GTV ${fmt(t.validationDiceGtv)}, Dice GTVln ${fmt(t.validationDiceGtvln)} (pixel level on the 96 x 96 grid, validation patients).`);
+    lines.push(`- Dice GTV ${fmt(t.validationDiceGtv)}, Dice GTVln ${fmt(t.validationDiceGtvln)} (pixel level on the model's input grid, validation patients).`);
   } else {
     lines.push(`- AUC ${fmt(t.validationAuc)} on ${t.validationPatients ?? '?'} validation patients (training split ${fmt(t.trainAuc)}).`);
     if (e.fusion) lines.push(`- Same network without covariates (image only): ${fmt(t.validationAucImageOnly)}.`);
     if (t.validationAucCombined !== undefined) lines.push(`- Combined model (signature + clinical): ${fmt(t.validationAucCombined)}.`);
     if (ens) lines.push(`- Soft vote of ${ens.members.join(' + ')}: AUC ${fmt(ens.auc)} on ${ens.patients} validation patients.`);
+    if (m.signature) lines.push(`- Image signature (vote + localiser measures): AUC ${fmt(Number(m.metrics.signatureValidationAuc))} on the validation split (networks' vote alone ${fmt(Number(m.metrics.networksValidationAuc))}).`);
   }
   lines.push('', '## How it differs from the paper', '', `- ${p.differs}`, '- Synthetic phantoms are far simpler than real MR: the figures above say nothing about performance on patients.', '');
   lines.push('## Limits', '');

@@ -6,6 +6,7 @@
 import { groupByCutoff, logisticCombination, softVoteBinary } from './aggregation';
 import { describeEncodeFailure, encodeClinical } from './clinical-covariates';
 import type { AnalysisContext, LocalisationOutcome } from './context';
+import { signVote } from './localiser-measures';
 import { NotAssessable, scoreModel } from './model-scoring';
 import { assessed, fromScores, notAssessable } from './result-builder';
 import type { AnalysisResult } from './types';
@@ -20,14 +21,15 @@ export async function analyseDmfs(ctx: AnalysisContext, loc: LocalisationOutcome
     for (const m of models) {
       scores.push(await scoreModel(m, { volumes: ctx.volumes, localisation: loc.result, preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, computeCams: ctx.computeCams }));
     }
-    const signature = softVoteBinary(scores.map((s) => s.probability));
     const manifest = models[0]!.manifest;
+    const signed = signVote(manifest, softVoteBinary(scores.map((s) => s.probability)), loc.result);
+    const signature = signed.probability;
     const spec = manifest.clinical?.use === 'logistic' ? manifest.clinical : undefined;
     let risk = signature;
     let cutoff = manifest.cutoff!.value;
     let clinicalVariables: string[] = [];
-    const notes: string[] = [];
-    const components: Record<string, number> = { signature };
+    const notes: string[] = signed.note ? [signed.note] : [];
+    const components: Record<string, number> = { signature, ...signed.components };
     if (spec) {
       const enc = encodeClinical(ctx.clinical, spec.encoding);
       if (enc.ok) {

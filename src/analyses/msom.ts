@@ -6,6 +6,7 @@
 import { groupByCutoff, softVoteBinary } from './aggregation';
 import { describeEncodeFailure, encodeClinical } from './clinical-covariates';
 import type { AnalysisContext, LocalisationOutcome } from './context';
+import { signVote } from './localiser-measures';
 import { NotAssessable, scoreModel, type ModelScores } from './model-scoring';
 import { assessed, fromScores, notAssessable } from './result-builder';
 import type { AnalysisResult } from './types';
@@ -39,7 +40,9 @@ export async function analyseMsom(ctx: AnalysisContext, loc: LocalisationOutcome
     for (const m of chosen) {
       scores.push(await scoreModel(m, { volumes: ctx.volumes, localisation: loc.result, preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, clinicalVector: vector, computeCams: ctx.computeCams }));
     }
-    const score = softVoteBinary(scores.map((s) => s.probability));
+    const signed = signVote(chosen[0]!.manifest, softVoteBinary(scores.map((s) => s.probability)), loc.result);
+    const score = signed.probability;
+    if (signed.note) notes.push(signed.note);
     const cutoff = chosen[0]!.manifest.cutoff!.value;
     const group = groupByCutoff(score, cutoff);
     return assessed('msom', ctx.studyInstanceUid, {
@@ -51,7 +54,7 @@ export async function analyseMsom(ctx: AnalysisContext, loc: LocalisationOutcome
       clinicalCovariatesUsed: !!vector,
       clinicalVariables,
       ...fromScores(scores),
-      components: { score },
+      components: { score, ...signed.components },
       notes,
       timings: { localisationMs: loc.result.timingMs, totalMs: performance.now() - started },
     });

@@ -5,6 +5,7 @@
  */
 import { recommendTreatment, softVoteBinary } from './aggregation';
 import type { AnalysisContext, LocalisationOutcome } from './context';
+import { signVote } from './localiser-measures';
 import { NotAssessable, scoreModel, type ModelScores } from './model-scoring';
 import { assessed, fromScores, notAssessable } from './result-builder';
 import type { AnalysisResult } from './types';
@@ -32,8 +33,11 @@ export async function analyseResidual(ctx: AnalysisContext, loc: LocalisationOut
     };
     const ccrt = await run(ccrtModels);
     const ic = await run(icModels);
-    const pCcrt = softVoteBinary(ccrt.map((s) => s.probability));
-    const pIc = softVoteBinary(ic.map((s) => s.probability));
+    const signedCcrt = signVote(ccrtModels[0]!.manifest, softVoteBinary(ccrt.map((s) => s.probability)), loc.result);
+    const signedIc = signVote(icModels[0]!.manifest, softVoteBinary(ic.map((s) => s.probability)), loc.result);
+    const pCcrt = signedCcrt.probability;
+    const pIc = signedIc.probability;
+    const prefixed = (prefix: string, c: Record<string, number>) => Object.fromEntries(Object.entries(c).map(([k, v]) => [`${prefix}.${k}`, v]));
     const cutCcrt = ccrtModels[0]!.manifest.cutoff!.value;
     const cutIc = icModels[0]!.manifest.cutoff!.value;
     const value = recommendTreatment(pCcrt >= cutCcrt, pIc >= cutIc);
@@ -45,10 +49,11 @@ export async function analyseResidual(ctx: AnalysisContext, loc: LocalisationOut
       clinicalCovariatesUsed: false,
       clinicalVariables: [],
       ...fromScores([...ccrt, ...ic]),
-      components: { ccrt: pCcrt, icCcrt: pIc, ccrtCutoff: cutCcrt, icCcrtCutoff: cutIc },
+      components: { ccrt: pCcrt, icCcrt: pIc, ccrtCutoff: cutCcrt, icCcrtCutoff: cutIc, ...prefixed('ccrt', signedCcrt.components), ...prefixed('icCcrt', signedIc.components) },
       notes: [
         `probability of residual tumour after CCRT ${pCcrt.toFixed(3)} (cut-off ${cutCcrt}), after IC + CCRT ${pIc.toFixed(3)} (cut-off ${cutIc})`,
         'probability shown: residual tumour under the recommended regimen (for IBT: the lower of the two)',
+        ...[signedCcrt.note, signedIc.note].filter((n): n is string => !!n),
       ],
       timings: { localisationMs: loc.result.timingMs, totalMs: performance.now() - started },
     });

@@ -5,6 +5,7 @@
  */
 import { softVoteBinary } from './aggregation';
 import type { AnalysisContext, LocalisationOutcome } from './context';
+import { signVote } from './localiser-measures';
 import { NotAssessable, scoreModel } from './model-scoring';
 import { assessed, fromScores, notAssessable } from './result-builder';
 import type { AnalysisResult } from './types';
@@ -24,8 +25,10 @@ export async function analyseStage(ctx: AnalysisContext, loc: LocalisationOutcom
     for (const m of models) {
       scores.push(await scoreModel(m, { volumes: ctx.volumes, localisation: loc.result, preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, computeCams: ctx.computeCams }));
     }
-    const p = softVoteBinary(scores.map((s) => s.probability));
+    const vote = softVoteBinary(scores.map((s) => s.probability));
     const first = models[0]!.manifest;
+    const signed = signVote(first, vote, loc.result);
+    const p = signed.probability;
     const cutoff = first.cutoff!.value;
     const positive = p >= cutoff;
     const value = positive ? first.classes!.positive : first.classes!.negative;
@@ -37,8 +40,8 @@ export async function analyseStage(ctx: AnalysisContext, loc: LocalisationOutcom
       clinicalCovariatesUsed: false,
       clinicalVariables: [],
       ...fromScores(scores),
-      components: Object.fromEntries(scores.map((s) => [s.model.id, s.probability])),
-      notes: [`soft vote of ${scores.length} networks; probability of ${first.classes!.positive}`],
+      components: { ...Object.fromEntries(scores.map((s) => [s.model.id, s.probability])), ...signed.components },
+      notes: [`soft vote of ${scores.length} networks; probability of ${first.classes!.positive}`, ...(signed.note ? [signed.note] : [])],
       timings: { localisationMs: loc.result.timingMs, ...Object.fromEntries(scores.map((s) => [`${s.model.id}Ms`, s.timingMs])), totalMs: performance.now() - started },
     });
   } catch (e) {

@@ -133,6 +133,43 @@ export const ClinicalSpecSchema = z.discriminatedUnion('use', [
 ]);
 export type ClinicalSpec = z.infer<typeof ClinicalSpecSchema>;
 
+/** Measurements of the localiser's masks a signature can use (computed in src/analyses/localiser-measures.ts). */
+export const LOCALISER_MEASURES = [
+  'gtvVolumeMl',
+  'gtvlnVolumeMl',
+  'gtvAboveLargestMm',
+  'gtvBelowLargestMm',
+  'gtvlnLowestBelowLargestMm',
+  'largestNodeDiameterMm',
+  'gtvRelativeSignal',
+  'gtvSignalCv',
+  'gtvlnRelativeSignal',
+] as const;
+export type LocaliserMeasure = (typeof LOCALISER_MEASURES)[number];
+
+/**
+ * The model's image signature: a logistic combination of the networks' patient-level vote (as its logit) with
+ * measurements of the localiser's masks (src/analyses/localiser-measures.ts), fitted on the training split.
+ * With a signature, `cutoff` applies to the signature, and a clinical logistic combination takes the signature
+ * as its image score. All members of an ensemble carry the same signature; the first member's is used.
+ */
+export const SignatureSpecSchema = z.strictObject({
+  intercept: z.number(),
+  /** Coefficient of logit(vote of the task's networks). */
+  voteCoefficient: z.number(),
+  measures: z
+    .array(
+      z.strictObject({
+        measure: z.enum(LOCALISER_MEASURES),
+        /** log1p for volumes and sizes (skewed), identity for heights. */
+        transform: z.enum(['identity', 'log1p']),
+        coefficient: z.number(),
+      }),
+    )
+    .min(1),
+});
+export type SignatureSpec = z.infer<typeof SignatureSpecSchema>;
+
 export const ModelManifestSchema = z.strictObject({
   schemaVersion: z.literal(MANIFEST_SCHEMA_VERSION),
   id: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'id: lower-case letters, digits, . _ - (at most 64)'),
@@ -152,6 +189,7 @@ export const ModelManifestSchema = z.strictObject({
   cam: CamSpecSchema.optional(),
   cutoff: CutoffSchema.optional(),
   clinical: ClinicalSpecSchema.optional(),
+  signature: SignatureSpecSchema.optional(),
   /** Localiser post-processing: probability threshold and the smallest component kept (model-input pixels). */
   localisation: z
     .strictObject({ threshold: z.number().min(0).max(1).default(0.5), minAreaPx: z.number().int().min(1).default(4) })
@@ -231,6 +269,10 @@ export function checkManifest(m: ModelManifest): string[] {
   }
   if (m.inputs.some((i) => i.kind === 'clinical') && m.clinical?.use !== 'input') {
     problems.push('inputs: a clinical input needs clinical.use = "input"');
+  }
+  if (m.signature && m.task === 'localiser') problems.push('signature: a localiser has no vote to combine');
+  if (m.signature && new Set(m.signature.measures.map((x) => x.measure)).size !== m.signature.measures.length) {
+    problems.push('signature.measures: a measure is listed twice');
   }
   if ((m.sliceSelection.mode === 'largest-tumour') !== (m.aggregation === 'single') && m.task !== 'localiser') {
     problems.push('aggregation "single" goes with sliceSelection "largest-tumour" (and only with it)');

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import { z } from 'zod';
-import { AggregationSchema, ClinicalEncodingSchema, ModelTaskSchema, SliceSelectionSchema } from '../infer/manifest';
+import { AggregationSchema, ClinicalEncodingSchema, LOCALISER_MEASURES, ModelTaskSchema, SliceSelectionSchema } from '../infer/manifest';
 import { PreparationStepSchema } from '../prepare/steps';
 
 /** Ground-truth labels the export can read from a synthetic cohort's labels.json. */
@@ -29,6 +29,10 @@ export const RecipeModelSchema = z.looseObject({
   preparation: z.array(PreparationStepSchema).min(1),
   /** Clinical covariates: a logistic combination with the image score (DMFS) or an early-fusion input (MSOM). */
   clinical: z.strictObject({ use: z.enum(['logistic', 'input']), encoding: z.array(ClinicalEncodingSchema).min(1) }).optional(),
+  /** Image signature (src/training/fit-signatures.ts): the localiser measures combined with the networks' vote. */
+  signature: z
+    .strictObject({ measures: z.array(z.strictObject({ measure: z.enum(LOCALISER_MEASURES), transform: z.enum(['identity', 'log1p']) })).min(1) })
+    .optional(),
 });
 export type RecipeModel = z.infer<typeof RecipeModelSchema>;
 

@@ -1,0 +1,53 @@
+/**
+ * npm run fit-signatures -- --cohort DIR [--models models] [--recipe models/training/recipe.json] [--patients N]
+ * Fits the image signatures of the recipe (fit-signatures.ts) on a training cohort through the node's serving
+ * path and writes <models>/<id>/signature.json; then run tools/write-model-manifests.ts.
+ */
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig } from '../config/load';
+import { ModelRegistry } from '../infer/model-registry';
+import { silentLogger } from '../logging/logger';
+import { WorkerPool } from '../prepare';
+import { collectPatientRows, writeSignatures } from './fit-signatures';
+import { readRecipe } from './recipe';
+
+const USAGE = 'usage: npm run fit-signatures -- --cohort DIR [--models DIR] [--recipe FILE] [--patients N]';
+
+async function main(): Promise<void> {
+  let values: { cohort?: string; models?: string; recipe?: string; patients?: string };
+  try {
+    ({ values } = parseArgs({ options: { cohort: { type: 'string' }, models: { type: 'string' }, recipe: { type: 'string' }, patients: { type: 'string' } } }));
+    if (!values.cohort) throw new Error('--cohort is required');
+    if (values.patients !== undefined && !(Number(values.patients) >= 1)) throw new Error('--patients must be a positive number');
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  const config = loadConfig();
+  const modelsDir = path.resolve(values.models ?? 'models');
+  const recipe = readRecipe(path.resolve(values.recipe ?? path.join('models', 'training', 'recipe.json')));
+  const models = await ModelRegistry.load({ ...config.models, dir: modelsDir, executionProviders: ['cpu'] }, silentLogger());
+  const pool = new WorkerPool();
+  try {
+    const rows = await collectPatientRows(path.resolve(values.cohort), models, {
+      rules: config.selection.rules,
+      acceptedTransferSyntaxes: new Set(config.dimse.transferSyntaxes),
+      pool,
+      ...(values.patients ? { limit: Number(values.patients) } : {}),
+      onProgress: (i, n) => {
+        if (i % 10 === 0 || i === n) process.stderr.write(`fit-signatures: ${i}/${n} patients\n`);
+      },
+    });
+    for (const line of writeSignatures(recipe, rows, modelsDir)) process.stdout.write(`${line}\n`);
+  } catch (e) {
+    process.stderr.write(`fit-signatures failed: ${(e as Error).message}\n`);
+    process.exitCode = 1;
+  } finally {
+    await pool.close();
+    await models.close();
+  }
+}
+
+if (require.main === module) void main();
