@@ -85,6 +85,8 @@ export const Language = {
 /** UCUM units. */
 export const Ucum = {
   NoUnits: { value: '1', scheme: 'UCUM', meaning: 'no units' } as CodedConcept,
+  Millilitre: { value: 'ml', scheme: 'UCUM', meaning: 'milliliter' } as CodedConcept,
+  Millimetre: { value: 'mm', scheme: 'UCUM', meaning: 'millimeter' } as CodedConcept,
 } as const;
 
 /** 99NPCAI: the node's private concepts (see docs/sr-content.md for their definitions). */
@@ -107,6 +109,15 @@ export const Npc = {
   ProgressionRiskProbability: npc('NPC-PROG-P', 'Probability of progression'),
   ProgressionRiskGroup: npc('NPC-PROG-GROUP', 'Progression risk group'),
   ReasonNotAssessable: npc('NPC-NA-REASON', 'Reason analysis not assessable'),
+  GtvVolume: npc('NPC-GTV-VOL', 'GTV volume (localiser)'),
+  GtvlnVolume: npc('NPC-GTVLN-VOL', 'GTVln volume (localiser)'),
+  GtvExtentAbove: npc('NPC-GTV-ABOVE', 'GTV extent above its largest slice'),
+  GtvExtentBelow: npc('NPC-GTV-BELOW', 'GTV extent below its largest slice'),
+  LowestNodeBelowGtv: npc('NPC-LN-LOWEST', 'Lowest node below the GTV largest slice'),
+  LargestNodeDiameter: npc('NPC-LN-DIAM', 'Largest node equivalent diameter'),
+  GtvRelativeSignal: npc('NPC-GTV-SIG', 'GTV mean signal relative to series 99th percentile'),
+  GtvSignalCv: npc('NPC-GTV-CV', 'GTV signal coefficient of variation'),
+  GtvlnRelativeSignal: npc('NPC-LN-SIG', 'GTVln mean signal relative to series 99th percentile'),
   ReplacedHeatMap: npc('NPC-REPLACES', 'Replaced heat map of an earlier analysis'),
 } as const;
 

@@ -6,6 +6,7 @@
  * Qualitative Evaluations.
  */
 import type { AnalysisResult, AssessedResult, ImageRef, NotAssessableResult } from '../../analyses/types';
+import { LOCALISER_MEASURES, type LocaliserMeasure } from '../../infer/manifest';
 import type { DeviceIdentity, ObjectRef } from '../types';
 import { Dcm, Language, Loinc, Npc, Sct, Ucum, Umls, type CodedConcept } from './codes';
 import {
@@ -129,6 +130,33 @@ export function residualRationale(result: AssessedResult): string {
   );
 }
 
+/** The localiser measurements a model's image signature used, with their concepts and units. */
+const MEASURE_CONCEPTS: Record<LocaliserMeasure, { concept: CodedConcept; unit: CodedConcept }> = {
+  gtvVolumeMl: { concept: Npc.GtvVolume, unit: Ucum.Millilitre },
+  gtvlnVolumeMl: { concept: Npc.GtvlnVolume, unit: Ucum.Millilitre },
+  gtvAboveLargestMm: { concept: Npc.GtvExtentAbove, unit: Ucum.Millimetre },
+  gtvBelowLargestMm: { concept: Npc.GtvExtentBelow, unit: Ucum.Millimetre },
+  gtvlnLowestBelowLargestMm: { concept: Npc.LowestNodeBelowGtv, unit: Ucum.Millimetre },
+  largestNodeDiameterMm: { concept: Npc.LargestNodeDiameter, unit: Ucum.Millimetre },
+  gtvRelativeSignal: { concept: Npc.GtvRelativeSignal, unit: Ucum.NoUnits },
+  gtvSignalCv: { concept: Npc.GtvSignalCv, unit: Ucum.NoUnits },
+  gtvlnRelativeSignal: { concept: Npc.GtvlnRelativeSignal, unit: Ucum.NoUnits },
+};
+
+/** NUM items for the measurements among the result's components (residual's are prefixed by regimen; each once). */
+export function measurementItems(result: AssessedResult): ContentItem[] {
+  const seen = new Set<LocaliserMeasure>();
+  const items: ContentItem[] = [];
+  for (const [key, value] of Object.entries(result.components ?? {})) {
+    const name = key.slice(key.lastIndexOf('.') + 1) as LocaliserMeasure;
+    if (!(LOCALISER_MEASURES as readonly string[]).includes(name) || seen.has(name) || !Number.isFinite(value)) continue;
+    seen.add(name);
+    const { concept, unit } = MEASURE_CONCEPTS[name];
+    items.push(numItem('CONTAINS', concept, value, unit));
+  }
+  return items;
+}
+
 /** The NUM and CODE/TEXT items that carry an analysis's answer. */
 function resultItems(result: AssessedResult): { measurements: ContentItem[]; evaluations: ContentItem[] } {
   const p = result.probability;
@@ -191,6 +219,7 @@ export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportC
       .filter((h) => h.analysis === result.analysis)
       .map((h) => imageItem('CONTAINS', Dcm.VisualExplanation, { sopClassUid: h.sopClassUid, sopInstanceUid: h.sopInstanceUid })),
     ...measurements,
+    ...measurementItems(result),
     ...evaluations,
     ...[...regions.slice(1), ...withoutRegion].map((k) => imageItem('CONTAINS', Dcm.SourceOfMeasurement, k.image)),
   ];

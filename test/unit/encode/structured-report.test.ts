@@ -83,6 +83,22 @@ describe('encodeStructuredReport', () => {
     assert.ok(children(msom, 'Algorithm Parameters').some((p) => p.TextValue === 'Inputs: MR images only (no clinical covariates)'));
   });
 
+  it('reports the localiser measurements an image signature used as NUM with units, each once', () => {
+    const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
+    const stage = group(dataset, 'AJCC stage');
+    const num = (g: Item, m: string) => (child(g, m)!.MeasuredValueSequence as NaturalDataset[])[0]!;
+    const unit = (n: NaturalDataset) => (n.MeasurementUnitsCodeSequence as { CodeValue: string }[])[0]!.CodeValue;
+    assert.equal(num(stage, 'GTV extent above its largest slice').FloatingPointValue, 18);
+    assert.equal(unit(num(stage, 'GTV extent above its largest slice')), 'mm');
+    assert.equal(num(stage, 'Lowest node below the GTV largest slice').FloatingPointValue, 72.5);
+    assert.equal(unit(num(stage, 'GTV volume (localiser)')), 'ml');
+    assert.equal(child(stage, 'networksVote'), undefined);
+    const residual = group(dataset, 'Residual tumour and treatment recommendation');
+    assert.equal(children(residual, 'GTV volume (localiser)').length, 1);
+    assert.equal(unit(num(residual, 'GTV signal coefficient of variation')), '1');
+    assert.equal(child(group(dataset, 'DMFS risk'), 'GTV volume (localiser)'), undefined);
+  });
+
   it('reports the residual probabilities as NUM and the recommendation as CODE plus TEXT', () => {
     const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
     const residual = group(dataset, 'Residual tumour and treatment recommendation');
