@@ -218,11 +218,13 @@ def train_localiser(spec, meta, x, y, seed):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
     # class weights: lesions are small
     counts = np.bincount(y[tr].reshape(-1), minlength=3).astype(np.float64) + 1
-    weights = torch.tensor((counts.sum() / counts) ** 0.5, dtype=torch.float32)
+    weights = torch.tensor((counts.sum() / counts) ** spec.get("classWeightPower", 0.5), dtype=torch.float32)
     weights = weights / weights.mean()
     opt = torch.optim.Adam(model.parameters(), lr=spec.get("lr", 3e-3))
     bs = 16
     epochs = spec.get("epochs", 6)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs * math.ceil(len(tr) / bs))
+    dice_weight = spec.get("diceWeight", 0.0)
     for ep in range(epochs):
         model.train()
         random.shuffle(tr)
@@ -232,10 +234,20 @@ def train_localiser(spec, meta, x, y, seed):
             xb, yb = xt[idx], yt[idx]
             if random.random() < 0.5:
                 xb, yb = torch.flip(xb, dims=[3]), torch.flip(yb, dims=[2])
-            loss = F.cross_entropy(model(xb), yb, weight=weights)
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, weight=weights)
+            if dice_weight:
+                # soft Dice of GTV and GTVln over the batch: keeps the masks' extent (volumes, borders) honest,
+                # where class-weighted cross-entropy alone grows them
+                prob = torch.softmax(logits, 1)[:, 1:]
+                onehot = torch.stack([(yb == c).float() for c in (1, 2)], 1)
+                inter = (prob * onehot).sum((0, 2, 3))
+                denom = prob.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
+                loss = loss + dice_weight * (1 - ((2 * inter + 1) / (denom + 1))).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
+            sched.step()
             total += loss.item() * len(idx)
         print(f"  {spec['id']} epoch {ep + 1}/{epochs} loss {total / len(tr):.4f}", flush=True)
     model.eval()
