@@ -60,7 +60,7 @@ const PAPER: Record<string, { paper: string; intended: string; differs: string }
   localiser: {
     paper: 'papers 002 (DeepLabv3 segmentation, Dice 0.752) and 004 (Mask R-CNN detection of GTV and GTVln)',
     intended: 'Research: finds the primary tumour (GTV) and metastatic nodes (GTVln) on axial CE-T1 MR slices so that the analyses can crop regions of interest.',
-    differs: 'a small U-Net at 96 x 96 instead of DeepLabv3 / Mask R-CNN at 512 x 512; trained on synthetic masks only.',
+    differs: 'a small U-Net at 128 x 128 (soft Dice + class-weighted cross-entropy) instead of DeepLabv3 / Mask R-CNN at 512 x 512; trained on synthetic masks only.',
   },
   stage: {
     paper: 'paper 000 (Huang et al. 2021: five ImageNet CNNs, soft voting; ensemble accuracy 0.81)',
@@ -173,6 +173,8 @@ interface Entry {
   recipe: RecipeModel;
   training: TrainingJson;
   fusion: boolean;
+  /** The cohort its image signature was fitted on (from signature.json). */
+  signatureCohort?: SignatureFile['cohort'];
 }
 
 async function main(): Promise<void> {
@@ -296,6 +298,8 @@ async function main(): Promise<void> {
     if (r.task !== 'localiser' && fs.existsSync(sigFile)) {
       // the image signature fitted by `npm run fit-signatures` (the networks' vote with the localiser's measures)
       const sig = JSON.parse(fs.readFileSync(sigFile, 'utf8')) as SignatureFile;
+      e.signatureCohort = sig.cohort;
+      manifest.trainingData = `${String(manifest.trainingData)} Image signature fitted on a second synthetic cohort (seed ${String(sig.cohort.seed)}, ${sig.cohort.patients} patients) that the networks never saw.`;
       manifest.signature = sig.signature;
       manifest.cutoff = { value: r4(sig.cutoff.value), method: sig.cutoff.method };
       for (const [k, v] of Object.entries(sig.metrics)) put(k, v);
@@ -338,7 +342,8 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   lines.push(`- Slices: ${JSON.stringify(m.sliceSelection)}; patient score: ${m.aggregation}.`);
   if (m.signature) {
     const terms = m.signature.measures.map((x) => `${fmt(x.coefficient)} x ${x.transform === 'log1p' ? `ln(1 + ${x.measure})` : x.measure}`);
-    lines.push(`- Image signature (\`npm run fit-signatures\`, fitted on the training split): logit = ${fmt(m.signature.intercept)} + ${fmt(m.signature.voteCoefficient)} x logit(networks' vote) + ${terms.join(' + ')}; the measures come from the localiser's masks (src/analyses/localiser-measures.ts).`);
+    const sc = e.signatureCohort;
+    lines.push(`- Image signature (\`npm run fit-signatures\`, fitted on the training split of a second synthetic cohort${sc ? ` (seed \`${String(sc.seed)}\`, ${sc.patients} patients)` : ''} that the networks never saw): logit = ${fmt(m.signature.intercept)} + ${fmt(m.signature.voteCoefficient)} x logit(networks' vote) + ${terms.join(' + ')}; the measures come from the localiser's masks (src/analyses/localiser-measures.ts).`);
   }
   if (m.cutoff) lines.push(`- Cut-off: ${m.cutoff.value} (${m.cutoff.method}).`);
   if (m.clinical?.use === 'logistic') {
@@ -363,7 +368,7 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
     if (e.fusion) lines.push(`- Same network without covariates (image only): ${fmt(t.validationAucImageOnly)}.`);
     if (t.validationAucCombined !== undefined) lines.push(`- Combined model (signature + clinical): ${fmt(t.validationAucCombined)}.`);
     if (ens) lines.push(`- Soft vote of ${ens.members.join(' + ')}: AUC ${fmt(ens.auc)} on ${ens.patients} validation patients.`);
-    if (m.signature) lines.push(`- Image signature (vote + localiser measures): AUC ${fmt(Number(m.metrics.signatureValidationAuc))} on the validation split (networks' vote alone ${fmt(Number(m.metrics.networksValidationAuc))}).`);
+    if (m.signature) lines.push(`- Image signature (vote + localiser measures): AUC ${fmt(Number(m.metrics.signatureValidationAuc))} on the validation split of the signature's cohort (the networks' vote alone ${fmt(Number(m.metrics.networksValidationAuc))} there).`);
   }
   lines.push('', '## How it differs from the paper', '', `- ${p.differs}`, '- Synthetic phantoms are far simpler than real MR: the figures above say nothing about performance on patients.', '');
   lines.push('## Limits', '');

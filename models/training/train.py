@@ -387,6 +387,8 @@ def finish(out_dir, result, t0, meta, spec, _):
     result["threads"] = torch.get_num_threads()
     result["clinicalVariables"] = meta.get("clinicalVariables", [])
     result["cohort"] = meta.get("cohort", {})
+    if spec["task"] != "localiser":
+        result["regions"] = meta.get("regions", "ground-truth")
     result["exportShape"] = meta["shape"]
     result["skippedPatients"] = len(meta.get("skipped", []))
     result = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()}

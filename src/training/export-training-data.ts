@@ -57,6 +57,8 @@ export interface ExportMeta {
   clinicalVariables: string[];
   clinicalEncoding: NonNullable<RecipeModel['clinical']>['encoding'];
   cohort: { dir: string; seed?: unknown; patients: number };
+  /** Where crops, masks and slice areas came from: the cohort's ground-truth masks or a localiser (as in service). */
+  regions: 'ground-truth' | 'localiser';
   rows: ExportRow[];
   skipped: { patientId: string; reason: string }[];
 }
@@ -157,7 +159,7 @@ class ModelWriter {
     if (this.yFd !== undefined) fs.writeSync(this.yFd, y!);
     this.rows.push(row);
   }
-  finish(cohort: ExportMeta['cohort']): ExportSummary['models'][number] {
+  finish(cohort: ExportMeta['cohort'], regions: ExportMeta['regions']): ExportSummary['models'][number] {
     fs.closeSync(this.xFd);
     if (this.yFd !== undefined) fs.closeSync(this.yFd);
     const m = this.model;
@@ -176,6 +178,7 @@ class ModelWriter {
       clinicalVariables: m.clinical?.encoding.map((e) => e.variable) ?? [],
       clinicalEncoding: m.clinical?.encoding ?? [],
       cohort,
+      regions,
       rows: this.rows,
       skipped: this.skipped,
     };
@@ -267,5 +270,5 @@ export async function exportTrainingData(opts: ExportOptions): Promise<ExportSum
     }
   }
   const cohort = { dir: path.resolve(opts.cohortDir), seed: cohortInfo.seed, patients: patients.length };
-  return { models: writers.map((w) => w.finish(cohort)) };
+  return { models: writers.map((w) => w.finish(cohort, opts.localiser ? 'localiser' : 'ground-truth')) };
 }

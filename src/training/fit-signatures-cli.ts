@@ -3,6 +3,7 @@
  * Fits the image signatures of the recipe (fit-signatures.ts) on a training cohort through the node's serving
  * path and writes <models>/<id>/signature.json; then run tools/write-model-manifests.ts.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load';
@@ -40,7 +41,10 @@ async function main(): Promise<void> {
         if (i % 10 === 0 || i === n) process.stderr.write(`fit-signatures: ${i}/${n} patients\n`);
       },
     });
-    for (const line of writeSignatures(recipe, rows, modelsDir)) process.stdout.write(`${line}\n`);
+    const cohortFile = path.join(path.resolve(values.cohort), 'cohort.json');
+    const described = existsSync(cohortFile) ? (JSON.parse(readFileSync(cohortFile, 'utf8')) as { seed?: unknown }) : {};
+    const cohort = { ...(described.seed !== undefined ? { seed: described.seed } : {}), patients: rows.length };
+    for (const line of writeSignatures(recipe, rows, modelsDir, cohort)) process.stdout.write(`${line}\n`);
   } catch (e) {
     process.stderr.write(`fit-signatures failed: ${(e as Error).message}\n`);
     process.exitCode = 1;

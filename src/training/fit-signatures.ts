@@ -42,6 +42,8 @@ export interface PatientRow {
 }
 
 export interface SignatureFile {
+  /** The cohort the signature was fitted on (its cohort.json: seed, patients). */
+  cohort: { seed?: unknown; patients: number };
   signature: SignatureSpec;
   cutoff: { value: number; method: string };
   metrics: Record<string, number>;
@@ -87,7 +89,7 @@ function features(row: PatientRow, vote: number, measures: readonly { measure: L
 }
 
 /** Fits one model's signature (the fusion variant uses the votes with the clinical record). */
-export function fitSignature(model: RecipeModel, rows: PatientRow[], opts: { fusion: boolean; clinicalEncoding?: ClinicalEncoding[] }): SignatureFile {
+export function fitSignature(model: RecipeModel, rows: PatientRow[], opts: { fusion: boolean; clinicalEncoding?: ClinicalEncoding[]; cohort?: SignatureFile['cohort'] }): SignatureFile {
   const spec = model.signature;
   const where = VOTE_OF[model.task];
   if (!spec || !where || !model.label) throw new Error(`${model.id}: no signature in the recipe for task ${model.task}`);
@@ -117,7 +119,7 @@ export function fitSignature(model: RecipeModel, rows: PatientRow[], opts: { fus
     networksValidationAuc: aucWithCi(valid.map(vote), valid.map(label)).auc,
     signaturePatients: usable.length,
   };
-  const out: SignatureFile = { signature, cutoff, metrics };
+  const out: SignatureFile = { cohort: opts.cohort ?? { patients: new Set(rows.map((r) => r.patientId)).size }, signature, cutoff, metrics };
   if (model.clinical?.use === 'logistic' && opts.clinicalEncoding) {
     // paper 003: the combined model takes the (now measured) image signature with N stage, EBV-DNA, treatment
     const enc = (r: PatientRow) => {
@@ -140,7 +142,7 @@ export function fitSignature(model: RecipeModel, rows: PatientRow[], opts: { fus
 }
 
 /** Fits every recipe model with a signature that has a trained directory under modelsDir; returns what was written. */
-export function writeSignatures(recipe: Recipe, rows: PatientRow[], modelsDir: string): string[] {
+export function writeSignatures(recipe: Recipe, rows: PatientRow[], modelsDir: string, cohort?: SignatureFile['cohort']): string[] {
   const written: string[] = [];
   for (const m of recipe.models) {
     if (!m.signature) continue;
@@ -148,7 +150,7 @@ export function writeSignatures(recipe: Recipe, rows: PatientRow[], modelsDir: s
     for (const v of variants) {
       const dir = path.join(modelsDir, v.id);
       if (!fs.existsSync(dir)) continue;
-      const file = fitSignature(m, rows, { fusion: v.fusion, ...(m.clinical ? { clinicalEncoding: m.clinical.encoding } : {}) });
+      const file = fitSignature(m, rows, { fusion: v.fusion, ...(m.clinical ? { clinicalEncoding: m.clinical.encoding } : {}), ...(cohort ? { cohort } : {}) });
       fs.writeFileSync(path.join(dir, 'signature.json'), JSON.stringify(file, null, 2) + '\n');
       written.push(`${v.id}: ${JSON.stringify(file.metrics)}`);
     }
