@@ -357,7 +357,7 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
   const c = t.cohort ?? {};
   lines.push(`- Synthetic NPC cohort from \`npm run synth\` (seed \`${String(c.seed)}\`, ${c.patients} patients, 256 x 256 matrix, pre- and post-treatment studies; docs/synthetic-cohort.md). No patient data.`);
   lines.push(`- Exported with \`npm run export-training\` (the node's own series selection and preparation; regions from ${t.regions === 'localiser' ? 'the shipped localiser, as in service' : 'the ground-truth masks'}): ${t.nTrainSamples} training and ${t.nValidationSamples} validation samples${t.skippedPatients ? `, ${t.skippedPatients} patient(s) skipped` : ''}.`);
-  lines.push(`- Split by patient: 80 % training, 20 % validation (hash of PatientID). Cut-offs were chosen on the training/validation split only; the held-out test cohort (seed 2002) was never used.`);
+  lines.push(`- Split by patient: 80 % training, 20 % validation (hash of PatientID). Cut-offs were chosen on the training/validation split only${m.signature ? ' (with a signature: on the split of the signature\'s cohort)' : ''}; the held-out test cohort (seed 2002) was never used.`);
   lines.push(`- Label: ${r.label ?? 'ground-truth GTV / GTVln masks'}${r.label ? ' (src/training/cohort-labels.ts)' : ''}.`);
   lines.push(`- Training: CPU, ${t.threads ?? 2} threads, ${fmt(t.trainingSeconds, 0)} s (models/training/train.py, recipe models/training/recipe.json).`, '');
   lines.push('## Metrics (validation split, patient level)', '');
