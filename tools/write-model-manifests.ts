@@ -15,6 +15,8 @@ import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelManifestSchema, checkManifest, clinicalVectorWidth, type ModelManifest } from '../src/infer/manifest';
 import type { SignatureFile } from '../src/training/fit-signatures';
+import { youdenCutoff } from '../src/training/logistic-fit';
+import { aucWithCi } from '../src/validate/metrics';
 import { readRecipe, type RecipeModel } from '../src/training/recipe';
 
 interface TrainingJson {
@@ -105,49 +107,13 @@ const ARCH: Record<string, string> = {
   unet: 'small U-Net (3 levels, skip connections), softmax over background / GTV / GTVln',
 };
 
-function auc(scores: number[], labels: number[]): number {
-  let wins = 0;
-  let n = 0;
-  scores.forEach((s, i) => {
-    if (labels[i] !== 1) return;
-    scores.forEach((t, j) => {
-      if (labels[j] !== 0) return;
-      wins += s > t ? 1 : s === t ? 0.5 : 0;
-      n++;
-    });
-  });
-  return n ? wins / n : NaN;
-}
-
-/** Youden-optimal cut-off (positive when score >= cut-off). */
-function youden(scores: number[], labels: number[]): number {
-  let best = 0.5;
-  let bestJ = -Infinity;
-  const pos = labels.filter((l) => l === 1).length;
-  const neg = labels.length - pos;
-  for (const t of [...new Set(scores)].sort((a, b) => a - b)) {
-    let tp = 0;
-    let tn = 0;
-    scores.forEach((s, i) => {
-      if (s >= t && labels[i] === 1) tp++;
-      if (s < t && labels[i] === 0) tn++;
-    });
-    const j = tp / Math.max(pos, 1) + tn / Math.max(neg, 1) - 1;
-    if (j > bestJ) {
-      bestJ = j;
-      best = t;
-    }
-  }
-  return best;
-}
-
 /** Soft vote of several models' validation scores (patients scored by all), its AUC and Youden cut-off. */
 function ensembleCutoff(members: TrainingJson[]): { value: number; auc: number; patients: number } {
   const maps = members.map((m) => m.validationScoresByPatient ?? {});
   const pids = Object.keys(maps[0]!).filter((p) => maps.every((m) => m[p] !== undefined));
   const scores = pids.map((p) => maps.reduce((s, m) => s + m[p]![0], 0) / maps.length);
   const labels = pids.map((p) => maps[0]![p]![1]);
-  return { value: youden(scores, labels), auc: auc(scores, labels), patients: pids.length };
+  return { value: youdenCutoff(scores, labels), auc: aucWithCi(scores, labels).auc, patients: pids.length };
 }
 
 const r4 = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? undefined : Math.round(x * 10000) / 10000);
