@@ -19,7 +19,19 @@ export type LocaliserMeasures = Record<LocaliserMeasure, number>;
 /** A node component smaller than this (mm2 on its slice) does not count for the lowest-node height. */
 export const MIN_NODE_AREA_MM2 = 20;
 
+/** Measures of each localisation, computed once however many analyses' signatures read them. */
+const measured = new WeakMap<LocalisationResult, LocaliserMeasures>();
+
 export function measureLocalisation(loc: LocalisationResult): LocaliserMeasures {
+  let m = measured.get(loc);
+  if (!m) {
+    m = computeMeasures(loc);
+    measured.set(loc, m);
+  }
+  return m;
+}
+
+function computeMeasures(loc: LocalisationResult): LocaliserMeasures {
   const slices = loc.slices;
   const spacing = loc.volume.sliceSpacing;
   const pixelMm2 = (i: number) => slices[i]!.slice.pixelSpacing[0] * slices[i]!.slice.pixelSpacing[1];
