@@ -18,8 +18,7 @@ import { DimseServer } from './receive/dimse/dimse-server';
 import { stowRoutes } from './receive/stow/stow-router';
 import { JobStore } from './jobs/job-store';
 import { StudyAssembler, connectAssembler } from './assemble/study-assembler';
-import type { SeriesRoleResolver } from './assemble/series-roles';
-import { selectSeries } from './select';
+import { ruleBasedRoleResolver } from './select';
 import { ModelRegistry } from './infer/model-registry';
 import { Outbox } from './deliver/outbox';
 import { createApp } from './admin/app';
@@ -63,14 +62,6 @@ export interface NodeHandle {
   stop(): Promise<void>;
 }
 
-/** Required-series check for study completion: the same rule-based selector the analyses use. */
-export function ruleBasedRoleResolver(config: Config): SeriesRoleResolver {
-  return (series) => {
-    const { selected } = selectSeries(series, config.selection.rules);
-    return new Map([...selected].map(([role, s]) => [role, s.seriesInstanceUid]));
-  };
-}
-
 export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
   const logger = opts.logger ?? createLogger(config.logging.level);
   // Models first: a bad model stops startup (ModelRegistryError names each problem) before anything listens.
@@ -101,7 +92,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
     db,
     recordDb: instances.indexConnection,
     jobs,
-    resolveRoles: ruleBasedRoleResolver(config),
+    resolveRoles: ruleBasedRoleResolver(config.selection.rules),
     completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
     logger: logger.child({ component: 'assemble' }),
   });
@@ -119,7 +110,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
 
   // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
   const pool = new WorkerPool();
-  const priorStudies = new StorePriorStudyProvider({ db, store: instances, rules: config.selection.rules, pool });
+  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool });
   const analysisWorker = new AnalysisWorker({
     config,
     jobs,
@@ -135,16 +126,13 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
-    const rows = db.prepare(`SELECT study_instance_uid AS studyInstanceUid, called_ae_title AS calledAeTitle FROM studies WHERE patient_id = ?`).all(patientId) as {
-      studyInstanceUid: string;
-      calledAeTitle: string;
-    }[];
+    const rows = assembler.studies.keysOfPatient(patientId);
     const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
     return { jobIds, studies: rows.length };
   };
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ db, instances, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ db, studies: assembler.studies, instances, models, openAssociations: () => openAssociations() });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {

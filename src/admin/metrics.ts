@@ -5,12 +5,14 @@
  */
 import { Router } from 'express';
 import client from 'prom-client';
+import type { StudyRepository } from '../assemble/study-repository';
 import type { Db } from '../store/database';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
 
 export interface MetricsSources {
   db: Db;
+  studies: Pick<StudyRepository, 'countByState'>;
   instances: InstanceStore;
   models: { summaries(): { id: string; version: string; provider: string }[] };
   openAssociations: () => number;
@@ -41,7 +43,7 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of src.db.prepare('SELECT state, COUNT(*) AS n FROM studies GROUP BY state').all() as { state: string; n: number }[]) this.set({ state: r.state }, r.n);
+      for (const [state, n] of src.studies.countByState()) this.set({ state }, n);
     },
   });
   new client.Gauge({

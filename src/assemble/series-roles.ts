@@ -1,7 +1,7 @@
 /**
  * The seam between study completion and series selection: the assembler asks which required roles
- * (t1, t2, ce-t1, ...) the series received so far fill. The real selector (src/select, data-driven rules)
- * and the fallback in fallback-role-resolver.ts both have this shape.
+ * (t1, t2, ce-t1, ...) the series received so far fill. The node runs the rule-based selector
+ * (src/select/series-role-resolver.ts, config `selection.rules`) behind this seam.
  */
 import type { InstanceHeader } from '../store/instance-types';
 

@@ -13,6 +13,10 @@ import type { InstanceStoredEvent } from '../store/instance-types';
 import type { Job, JobStore } from '../jobs/job-store';
 import type { SeriesRoleResolver } from './series-roles';
 import { StudyRepository, type CompletionReason, type StudyKey, type StudyRecord } from './study-repository';
+import { arrivalAction, completionDeadlines, decideCompletion, firstDecisionTime } from './completion-rule';
+import { buildAnalysisJobPayload, parseAnalysisJobPayload } from './analysis-job-payload';
+
+export type { AnalysisJobPayload } from './analysis-job-payload';
 
 /** Time and timers, injectable so tests run without sleeping. */
 export interface AssemblerClock {
@@ -56,23 +60,6 @@ export interface StudyAssemblerOptions {
    * Decisions and jobs always use `db`. Default: `db`.
    */
   recordDb?: Db;
-}
-
-/** The analysis job payload written at completion. */
-export interface AnalysisJobPayload {
-  studyInstanceUid: string;
-  calledAeTitle: string;
-  callingAeTitle: string;
-  generation: number;
-  reason: CompletionReason;
-  trigger: 'initial' | 'late-instances' | 'requested';
-  /** Role -> SeriesInstanceUID as the resolver saw it at completion (the analysis re-selects from the store). */
-  roles: Record<string, string>;
-  missingRoles: string[];
-  seriesCount: number;
-  instanceCount: number;
-  /** Id of the analysis job whose results this one replaces (also in parent_job_id), or null. */
-  supersedesJobId: number | null;
 }
 
 export interface JobCreatedEvent {
@@ -179,30 +166,31 @@ export class StudyAssembler extends EventEmitter {
     const k = keyString(key);
     this.clearTimer(k);
     const study = this.studies.get(key);
-    if (!study || study.state !== 'receiving') {
-      this.notBefore.delete(k);
-      return 'not-receiving';
+    const cfg = study?.state === 'receiving' ? this.completionOf(key.calledAeTitle) : undefined;
+    let resolved: { roles: Map<string, string>; missingRoles: string[] } | undefined;
+    const decision = cfg
+      ? decideCompletion({
+          study,
+          config: cfg,
+          now: this.clock.now(),
+          notBefore: this.notBefore.get(k) ?? 0,
+          missingRoles: () => (resolved ??= this.rolesOf(key, cfg)).missingRoles,
+        })
+      : ({ action: 'none' } as const);
+    switch (decision.action) {
+      case 'none':
+        this.notBefore.delete(k);
+        return 'not-receiving';
+      case 'wait':
+        this.arm(k, key, decision.until);
+        return 'waiting';
+      case 'complete': {
+        this.notBefore.delete(k);
+        const { roles, missingRoles } = resolved ?? this.rolesOf(key, cfg!);
+        this.complete(study!, decision.reason, roles, missingRoles);
+        return 'completed';
+      }
     }
-    const cfg = this.completionOf(key.calledAeTitle);
-    const now = this.clock.now();
-    const { quietDue, forceDue } = deadlinesOf(study, cfg);
-    const floor = this.notBefore.get(k) ?? 0;
-    const firstDue = Math.max(Math.min(quietDue, forceDue), floor);
-    if (now < firstDue) {
-      this.arm(k, key, firstDue);
-      return 'waiting';
-    }
-    const { roles, missingRoles } = this.rolesOf(key, cfg);
-    let reason: CompletionReason | undefined;
-    if (missingRoles.length === 0 && now >= quietDue) reason = 'quiet';
-    else if (now >= forceDue) reason = 'forced';
-    if (!reason) {
-      this.arm(k, key, Math.max(forceDue, floor));
-      return 'waiting';
-    }
-    this.notBefore.delete(k);
-    this.complete(study, reason, roles, missingRoles);
-    return 'completed';
   }
 
   /** Roles found so far and the timer deadlines of one study reception (for the admin API). */
@@ -212,7 +200,7 @@ export class StudyAssembler extends EventEmitter {
     const cfg = this.completionOf(key.calledAeTitle);
     const { roles, missingRoles } = this.rolesOf(key, cfg);
     const receiving = study.state === 'receiving';
-    const { quietDue, forceDue } = deadlinesOf(study, cfg);
+    const { quietDue, forceDue } = completionDeadlines(study, cfg);
     const timer = this.timers.get(keyString(key));
     return {
       roles: Object.fromEntries(roles),
@@ -232,7 +220,9 @@ export class StudyAssembler extends EventEmitter {
     const studies = this.recordStudies;
     const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
       const study = studies.get(key);
-      if (!study) {
+      const action = arrivalAction(study, { duplicate: ev.duplicate, receivedAt: i.receivedAt });
+      if (action === 'ignore') return false;
+      if (action === 'create' || !study) {
         studies.insertReceiving({
           ...key,
           callingAeTitle: i.callingAeTitle,
@@ -243,15 +233,10 @@ export class StudyAssembler extends EventEmitter {
         });
         return true;
       }
-      if (study.state === 'receiving') {
+      if (action === 'touch') {
         studies.touch(key, nowIso, patientId);
         return true;
       }
-      // Complete: only new content reopens it. A duplicate changes nothing; an instance indexed before the
-      // completion decision (its event merely arrived late) was already part of that decision.
-      if (ev.duplicate) return false;
-      const receivedAt = Date.parse(i.receivedAt);
-      if (study.completedAt && Number.isFinite(receivedAt) && receivedAt <= Date.parse(study.completedAt)) return false;
       studies.reopen(key, nowIso, study.generation);
       this.logger?.info('late instance reopens a complete study for re-analysis', {
         studyInstanceUid: key.studyInstanceUid,
@@ -269,8 +254,7 @@ export class StudyAssembler extends EventEmitter {
     try {
       const study = this.studies.get(key);
       if (!study || study.state !== 'receiving') return;
-      const { quietDue, forceDue } = deadlinesOf(study, this.completionOf(key.calledAeTitle));
-      this.arm(k, key, Math.max(Math.min(quietDue, forceDue), this.notBefore.get(k) ?? 0));
+      this.arm(k, key, firstDecisionTime(study, this.completionOf(key.calledAeTitle), this.notBefore.get(k) ?? 0));
     } catch (err) {
       // The instance is recorded; make sure a decision still happens.
       this.logger?.error('study completion scheduling failed; deciding later', {
@@ -290,26 +274,17 @@ export class StudyAssembler extends EventEmitter {
     const outcome = this.opts.db.transaction(() => {
       const current = this.studies.get(key);
       if (!current || current.state !== 'complete') return undefined;
-      const bumped = this.opts.db
-        .prepare(`UPDATE studies SET generation = generation + 1 WHERE study_instance_uid = ? AND called_ae_title = ? AND state = 'complete' AND generation = ?`)
-        .run(key.studyInstanceUid, key.calledAeTitle, current.generation);
-      if (bumped.changes !== 1) return undefined;
+      if (!this.studies.bumpGeneration(key, current.generation)) return undefined;
       const generation = current.generation + 1;
       const parent = this.jobs.findPreviousAnalysisJob(key.studyInstanceUid, key.calledAeTitle, generation);
-      const series = this.studies.seriesOf(key);
-      const payload: AnalysisJobPayload = {
-        studyInstanceUid: key.studyInstanceUid,
-        calledAeTitle: key.calledAeTitle,
-        callingAeTitle: current.callingAeTitle,
+      const payload = buildAnalysisJobPayload({
+        study: current,
         generation,
         reason: current.completionReason ?? 'quiet',
         trigger: 'requested',
-        roles: {},
-        missingRoles: [],
-        seriesCount: series.length,
-        instanceCount: series.reduce((n, s) => n + s.instanceCount, 0),
+        series: this.studies.seriesOf(key),
         supersedesJobId: parent?.id ?? null,
-      };
+      });
       const job = this.jobs.createAnalysisJob({ studyInstanceUid: key.studyInstanceUid, calledAeTitle: key.calledAeTitle, generation, parentJobId: parent?.id ?? null, payload, note });
       const supersededJobIds = this.jobs.supersedeEarlierAnalyses(key.studyInstanceUid, key.calledAeTitle, generation, job.id);
       return { job, supersededJobIds, study: this.studies.get(key)! };
@@ -337,20 +312,16 @@ export class StudyAssembler extends EventEmitter {
         job = existing; // created before a crash left the study row behind: complete it, create nothing
       } else {
         const parent = this.jobs.findPreviousAnalysisJob(key.studyInstanceUid, key.calledAeTitle, current.generation);
-        const series = this.studies.seriesOf(key);
-        const payload: AnalysisJobPayload = {
-          studyInstanceUid: key.studyInstanceUid,
-          calledAeTitle: key.calledAeTitle,
-          callingAeTitle: current.callingAeTitle,
+        const payload = buildAnalysisJobPayload({
+          study: current,
           generation: current.generation,
           reason,
           trigger: current.generation === 0 ? 'initial' : 'late-instances',
-          roles: Object.fromEntries(roles),
+          roles,
           missingRoles,
-          seriesCount: series.length,
-          instanceCount: series.reduce((n, s) => n + s.instanceCount, 0),
+          series: this.studies.seriesOf(key),
           supersedesJobId: parent?.id ?? null,
-        };
+        });
         job = this.jobs.createAnalysisJob({
           studyInstanceUid: key.studyInstanceUid,
           calledAeTitle: key.calledAeTitle,
@@ -394,7 +365,7 @@ export class StudyAssembler extends EventEmitter {
     for (const study of this.studies.listByState('receiving')) {
       const job = this.jobs.findAnalysisJob(study.studyInstanceUid, study.calledAeTitle, study.generation);
       if (!job) continue;
-      const reason = (job.payload as Partial<AnalysisJobPayload> | null)?.reason === 'forced' ? 'forced' : 'quiet';
+      const reason = reasonOf(job.payload);
       this.studies.markComplete(keyOf(study), study.generation, job.createdAt, reason);
       this.logger?.warn('restart: study had its analysis job but was still receiving; marked complete', {
         studyInstanceUid: study.studyInstanceUid,
@@ -484,10 +455,13 @@ export function connectAssembler(emitter: EventEmitter, assembler: Pick<StudyAss
   return () => emitter.off('stored', listener);
 }
 
-function deadlinesOf(study: StudyRecord, cfg: CompletionConfig): { quietDue: number; forceDue: number } {
-  const last = Date.parse(study.lastReceivedAt);
-  const base = Number.isFinite(last) ? last : 0;
-  return { quietDue: base + cfg.quietSeconds * 1000, forceDue: base + cfg.forceCompleteSeconds * 1000 };
+/** The completion reason recorded in a job's payload; 'quiet' when the payload cannot be read. */
+function reasonOf(payload: unknown): CompletionReason {
+  try {
+    return parseAnalysisJobPayload(payload).reason;
+  } catch {
+    return (payload as { reason?: unknown } | null)?.reason === 'forced' ? 'forced' : 'quiet';
+  }
 }
 
 function keyOf(k: StudyKey): StudyKey {

@@ -1,7 +1,9 @@
 /**
  * Typed access to the `studies` table (one row per StudyInstanceUID and called AE title) and the
- * per-study views of the `instances` index that completion and the admin API need.
+ * per-study views of the `instances` index that completion, the admin API and the prior-study lookup need.
+ * This module is the only one with SQL on `studies`.
  */
+import type BetterSqlite3 from 'better-sqlite3';
 import type { Db } from '../store/database';
 import type { InstanceHeader } from '../store/instance-types';
 import type { SeriesHeaders } from './series-roles';
@@ -72,97 +74,186 @@ export interface StudyFilter {
   offset?: number;
 }
 
+/** A patient's study reception with the StudyDate of one of its instances (for prior-study lookup). */
+export interface PatientStudy {
+  studyInstanceUid: string;
+  studyDate: string | null;
+}
+
+type Statement = BetterSqlite3.Statement<unknown[]>;
+
+/**
+ * The one owner of SQL on `studies`: every statement is prepared once, here. Other modules (assembler,
+ * admin API, metrics, prior-study lookup, node wiring) call these methods instead of writing SQL.
+ */
 export class StudyRepository {
-  constructor(private readonly db: Db) {}
+  private readonly stmt: {
+    get: Statement;
+    receptionsOf: Statement;
+    listByState: Statement;
+    /** list and count, one statement per filter combination (state?, calledAeTitle?). */
+    list: Map<string, Statement>;
+    count: Map<string, Statement>;
+    insertReceiving: Statement;
+    touch: Statement;
+    reopen: Statement;
+    bumpGeneration: Statement;
+    markComplete: Statement;
+    keysOfPatient: Statement;
+    otherStudiesOfPatient: Statement;
+    countByState: Statement;
+    seriesHeadersOf: Statement;
+    seriesOf: Statement;
+    instanceAggregates: Statement;
+  };
+
+  constructor(db: Db) {
+    const list = new Map<string, Statement>();
+    const count = new Map<string, Statement>();
+    for (const state of [false, true]) {
+      for (const ae of [false, true]) {
+        const { where } = whereOf({ ...(state ? { state: 'receiving' as const } : {}), ...(ae ? { calledAeTitle: 'x' } : {}) });
+        const k = filterKey(state, ae);
+        list.set(
+          k,
+          db.prepare(
+            `SELECT s.*,
+               (SELECT count(DISTINCT i.series_instance_uid) FROM instances i
+                  WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS series_count,
+               (SELECT count(*) FROM instances i
+                  WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS instance_count
+             FROM studies s ${where} ORDER BY s.last_received_at DESC, s.study_instance_uid LIMIT ? OFFSET ?`,
+          ),
+        );
+        count.set(k, db.prepare(`SELECT count(*) AS n FROM studies s ${where}`));
+      }
+    }
+    this.stmt = {
+      get: db.prepare('SELECT * FROM studies WHERE study_instance_uid = ? AND called_ae_title = ?'),
+      receptionsOf: db.prepare('SELECT * FROM studies WHERE study_instance_uid = ? ORDER BY last_received_at DESC'),
+      listByState: db.prepare('SELECT * FROM studies WHERE state = ?'),
+      list,
+      count,
+      insertReceiving: db.prepare(
+        `INSERT INTO studies (study_instance_uid, called_ae_title, calling_ae_title, patient_id, state,
+                              first_received_at, last_received_at, generation)
+         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?)`,
+      ),
+      touch: db.prepare(
+        `UPDATE studies SET last_received_at = CASE WHEN last_received_at < @at THEN @at ELSE last_received_at END,
+                            patient_id = coalesce(patient_id, @patientId)
+         WHERE study_instance_uid = @uid AND called_ae_title = @ae`,
+      ),
+      reopen: db.prepare(
+        `UPDATE studies SET state = 'receiving', generation = generation + 1, last_received_at = @at,
+                            completed_at = NULL, completion_reason = NULL
+         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'complete' AND generation = @gen`,
+      ),
+      bumpGeneration: db.prepare(
+        `UPDATE studies SET generation = generation + 1
+         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'complete' AND generation = @gen`,
+      ),
+      markComplete: db.prepare(
+        `UPDATE studies SET state = 'complete', completed_at = @at, completion_reason = @reason
+         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'receiving' AND generation = @gen`,
+      ),
+      keysOfPatient: db.prepare('SELECT study_instance_uid AS uid, called_ae_title AS ae FROM studies WHERE patient_id = ?'),
+      // The studies table knows each study's patient (indexed), so this never scans the instance headers.
+      otherStudiesOfPatient: db.prepare(
+        `SELECT DISTINCT s.study_instance_uid AS uid,
+                (SELECT json_extract(i.header_json, '$.StudyDate') FROM instances i WHERE i.study_instance_uid = s.study_instance_uid LIMIT 1) AS date
+           FROM studies s
+          WHERE s.patient_id = ? AND s.study_instance_uid <> ?`,
+      ),
+      countByState: db.prepare('SELECT state, COUNT(*) AS n FROM studies GROUP BY state'),
+      seriesHeadersOf: db.prepare('SELECT series_instance_uid, header_json FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?'),
+      seriesOf: db.prepare(
+        `SELECT series_instance_uid AS uid, count(*) AS n, min(received_at) AS first, max(received_at) AS last,
+                json_extract(min(header_json), '$.SeriesNumber') AS number,
+                json_extract(min(header_json), '$.SeriesDescription') AS description,
+                json_extract(min(header_json), '$.Modality') AS modality
+         FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?
+         GROUP BY series_instance_uid ORDER BY number, uid`,
+      ),
+      instanceAggregates: db.prepare(
+        `SELECT study_instance_uid AS uid, called_ae_title AS ae, min(calling_ae_title) AS calling, count(*) AS n,
+                min(received_at) AS first, max(received_at) AS last,
+                max(json_extract(header_json, '$.PatientID')) AS patient_id
+         FROM instances GROUP BY study_instance_uid, called_ae_title`,
+      ),
+    };
+  }
 
   get(key: StudyKey): StudyRecord | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM studies WHERE study_instance_uid = ? AND called_ae_title = ?')
-      .get(key.studyInstanceUid, key.calledAeTitle) as StudyRow | undefined;
+    const row = this.stmt.get.get(key.studyInstanceUid, key.calledAeTitle) as StudyRow | undefined;
     return row && toRecord(row);
   }
 
   /** Every reception of a study (one per called AE title), newest first. */
   receptionsOf(studyInstanceUid: string): StudyRecord[] {
-    const rows = this.db
-      .prepare('SELECT * FROM studies WHERE study_instance_uid = ? ORDER BY last_received_at DESC')
-      .all(studyInstanceUid) as StudyRow[];
-    return rows.map(toRecord);
+    return (this.stmt.receptionsOf.all(studyInstanceUid) as StudyRow[]).map(toRecord);
   }
 
   listByState(state: StudyState): StudyRecord[] {
-    return (this.db.prepare('SELECT * FROM studies WHERE state = ?').all(state) as StudyRow[]).map(toRecord);
+    return (this.stmt.listByState.all(state) as StudyRow[]).map(toRecord);
   }
 
   list(filter: StudyFilter = {}): StudySummary[] {
-    const { where, params } = whereOf(filter);
-    const rows = this.db
-      .prepare(
-        `SELECT s.*,
-           (SELECT count(DISTINCT i.series_instance_uid) FROM instances i
-              WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS series_count,
-           (SELECT count(*) FROM instances i
-              WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS instance_count
-         FROM studies s ${where} ORDER BY s.last_received_at DESC, s.study_instance_uid LIMIT ? OFFSET ?`,
-      )
-      .all(...params, filter.limit ?? 100, filter.offset ?? 0) as StudyRow[];
+    const { params } = whereOf(filter);
+    const rows = this.stmt.list.get(filterKey(!!filter.state, !!filter.calledAeTitle))!.all(...params, filter.limit ?? 100, filter.offset ?? 0) as StudyRow[];
     return rows.map((r) => ({ ...toRecord(r), seriesCount: r.series_count ?? 0, instanceCount: r.instance_count ?? 0 }));
   }
 
   count(filter: StudyFilter = {}): number {
-    const { where, params } = whereOf(filter);
-    return (this.db.prepare(`SELECT count(*) AS n FROM studies s ${where}`).get(...params) as { n: number }).n;
+    const { params } = whereOf(filter);
+    return (this.stmt.count.get(filterKey(!!filter.state, !!filter.calledAeTitle))!.get(...params) as { n: number }).n;
+  }
+
+  /** Number of study receptions per state (states with none are absent). */
+  countByState(): Map<StudyState, number> {
+    const rows = this.stmt.countByState.all() as { state: StudyState; n: number }[];
+    return new Map(rows.map((r) => [r.state, r.n]));
+  }
+
+  /** Every study reception (any called AE title) of one patient. */
+  keysOfPatient(patientId: string): StudyKey[] {
+    const rows = this.stmt.keysOfPatient.all(patientId) as { uid: string; ae: string }[];
+    return rows.map((r) => ({ studyInstanceUid: r.uid, calledAeTitle: r.ae }));
+  }
+
+  /** The patient's studies other than `exceptStudyInstanceUid`, each once, with a StudyDate from its instances. */
+  otherStudiesOfPatient(patientId: string, exceptStudyInstanceUid: string): PatientStudy[] {
+    const rows = this.stmt.otherStudiesOfPatient.all(patientId, exceptStudyInstanceUid) as { uid: string; date: string | null }[];
+    return rows.map((r) => ({ studyInstanceUid: r.uid, studyDate: r.date === null ? null : String(r.date) }));
   }
 
   insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason'>): void {
-    this.db
-      .prepare(
-        `INSERT INTO studies (study_instance_uid, called_ae_title, calling_ae_title, patient_id, state,
-                              first_received_at, last_received_at, generation)
-         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?)`,
-      )
-      .run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
+    this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
   }
 
   /** Moves last_received_at forward (never back); fills patient_id when it was unknown. */
   touch(key: StudyKey, at: string, patientId: string | null): void {
-    this.db
-      .prepare(
-        `UPDATE studies SET last_received_at = CASE WHEN last_received_at < @at THEN @at ELSE last_received_at END,
-                            patient_id = coalesce(patient_id, @patientId)
-         WHERE study_instance_uid = @uid AND called_ae_title = @ae`,
-      )
-      .run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, patientId });
+    this.stmt.touch.run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, patientId });
   }
 
   /** complete -> receiving with generation + 1 (late instances after completion). */
   reopen(key: StudyKey, at: string, fromGeneration: number): boolean {
-    const r = this.db
-      .prepare(
-        `UPDATE studies SET state = 'receiving', generation = generation + 1, last_received_at = @at,
-                            completed_at = NULL, completion_reason = NULL
-         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'complete' AND generation = @gen`,
-      )
-      .run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, gen: fromGeneration });
-    return r.changes > 0;
+    return this.stmt.reopen.run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, gen: fromGeneration }).changes > 0;
+  }
+
+  /** A complete study's generation + 1, staying complete (re-analysis on demand); false if it moved meanwhile. */
+  bumpGeneration(key: StudyKey, fromGeneration: number): boolean {
+    return this.stmt.bumpGeneration.run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, gen: fromGeneration }).changes === 1;
   }
 
   /** receiving -> complete, only for the generation the caller decided on. */
   markComplete(key: StudyKey, generation: number, at: string, reason: CompletionReason): boolean {
-    const r = this.db
-      .prepare(
-        `UPDATE studies SET state = 'complete', completed_at = @at, completion_reason = @reason
-         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'receiving' AND generation = @gen`,
-      )
-      .run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, reason, gen: generation });
-    return r.changes > 0;
+    return this.stmt.markComplete.run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, at, reason, gen: generation }).changes > 0;
   }
 
   /** Instance headers of one study reception, grouped by series (input of a SeriesRoleResolver). */
   seriesHeadersOf(key: StudyKey): SeriesHeaders[] {
-    const rows = this.db
-      .prepare('SELECT series_instance_uid, header_json FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?')
-      .all(key.studyInstanceUid, key.calledAeTitle) as { series_instance_uid: string; header_json: string }[];
+    const rows = this.stmt.seriesHeadersOf.all(key.studyInstanceUid, key.calledAeTitle) as { series_instance_uid: string; header_json: string }[];
     const bySeries = new Map<string, InstanceHeader[]>();
     for (const r of rows) {
       let header: InstanceHeader;
@@ -179,16 +270,7 @@ export class StudyRepository {
   }
 
   seriesOf(key: StudyKey): SeriesSummary[] {
-    const rows = this.db
-      .prepare(
-        `SELECT series_instance_uid AS uid, count(*) AS n, min(received_at) AS first, max(received_at) AS last,
-                json_extract(min(header_json), '$.SeriesNumber') AS number,
-                json_extract(min(header_json), '$.SeriesDescription') AS description,
-                json_extract(min(header_json), '$.Modality') AS modality
-         FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?
-         GROUP BY series_instance_uid ORDER BY number, uid`,
-      )
-      .all(key.studyInstanceUid, key.calledAeTitle) as {
+    const rows = this.stmt.seriesOf.all(key.studyInstanceUid, key.calledAeTitle) as {
       uid: string;
       n: number;
       first: string;
@@ -210,14 +292,7 @@ export class StudyRepository {
 
   /** One aggregate per (study, called AE) present in the instance index. */
   instanceAggregates(): InstanceAggregate[] {
-    const rows = this.db
-      .prepare(
-        `SELECT study_instance_uid AS uid, called_ae_title AS ae, min(calling_ae_title) AS calling, count(*) AS n,
-                min(received_at) AS first, max(received_at) AS last,
-                max(json_extract(header_json, '$.PatientID')) AS patient_id
-         FROM instances GROUP BY study_instance_uid, called_ae_title`,
-      )
-      .all() as { uid: string; ae: string; calling: string; n: number; first: string; last: string; patient_id: string | null }[];
+    const rows = this.stmt.instanceAggregates.all() as { uid: string; ae: string; calling: string; n: number; first: string; last: string; patient_id: string | null }[];
     return rows.map((r) => ({
       studyInstanceUid: r.uid,
       calledAeTitle: r.ae,
@@ -228,6 +303,10 @@ export class StudyRepository {
       lastReceivedAt: r.last,
     }));
   }
+}
+
+function filterKey(state: boolean, calledAeTitle: boolean): string {
+  return `${state ? 's' : ''}${calledAeTitle ? 'a' : ''}`;
 }
 
 function whereOf(filter: StudyFilter): { where: string; params: unknown[] } {

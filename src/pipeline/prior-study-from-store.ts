@@ -6,23 +6,15 @@
 import type { OtherStudy, PriorStudyProvider } from '../analyses/ports';
 import type { SelectionRule } from '../config/schema';
 import type { WorkerPool } from '../prepare';
-import type { Db } from '../store/database';
+import type { StudyRepository } from '../assemble/study-repository';
 import type { InstanceStore } from '../store/instance-store';
 import { buildStudyVolumes } from './study-volumes';
 
 export class StorePriorStudyProvider implements PriorStudyProvider {
-  constructor(private readonly deps: { db: Db; store: InstanceStore; rules: SelectionRule[]; pool?: WorkerPool }) {}
+  constructor(private readonly deps: { studies: Pick<StudyRepository, 'otherStudiesOfPatient'>; store: InstanceStore; rules: SelectionRule[]; pool?: WorkerPool }) {}
 
   async findOtherStudy(q: { patientId: string; studyInstanceUid: string; studyDate?: string }): Promise<OtherStudy | undefined> {
-    // The studies table knows each study's patient (indexed), so this never scans the instance headers.
-    const rows = this.deps.db
-      .prepare(
-        `SELECT DISTINCT s.study_instance_uid AS uid,
-                (SELECT json_extract(i.header_json, '$.StudyDate') FROM instances i WHERE i.study_instance_uid = s.study_instance_uid LIMIT 1) AS date
-           FROM studies s
-          WHERE s.patient_id = ? AND s.study_instance_uid <> ?`,
-      )
-      .all(q.patientId, q.studyInstanceUid) as { uid: string; date: string | null }[];
+    const rows = this.deps.studies.otherStudiesOfPatient(q.patientId, q.studyInstanceUid).map((r) => ({ uid: r.studyInstanceUid, date: r.studyDate }));
     // The nearest study in time that differs in date (the progression models pair pre- and post-treatment).
     const candidates = rows
       .filter((r) => r.date && r.date !== q.studyDate)

@@ -5,3 +5,4 @@ export { classifyOrientation, angleToPlane, sliceNormal, type Plane, type PlaneC
 export { detectContrast, normalizeDescription, type ContrastEvidence } from './contrast';
 export { builtInExclusion } from './exclusions';
 export { roleAvailability, requireRoles, type RoleAvailability } from './availability';
+export { ruleBasedRoleResolver } from './series-role-resolver';

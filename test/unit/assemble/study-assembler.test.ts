@@ -4,7 +4,8 @@ import { openDatabase, type Db } from '../../../src/store/database';
 import { JobStore } from '../../../src/jobs/job-store';
 import { EventEmitter } from 'node:events';
 import { StudyAssembler, connectAssembler, type JobCreatedEvent } from '../../../src/assemble/study-assembler';
-import { createFallbackRoleResolver } from '../../../src/assemble/fallback-role-resolver';
+import { ruleBasedRoleResolver } from '../../../src/select';
+import { loadConfig } from '../../../src/config/load';
 import type { SeriesRoleResolver } from '../../../src/assemble/series-roles';
 import { FakeClock } from '../../helpers/fake-clock';
 import { indexSeries, indexInstance, makeInstance } from '../../helpers/instance-seam';
@@ -13,6 +14,8 @@ import { tempDir } from '../../helpers/temp-dir';
 
 const STUDY = '1.2.826.0.1.3680043.8.498.1001';
 const S = 1000;
+/** The resolver production runs (src/node.ts), with the shipped selection rules of config/default.json. */
+const productionResolver = ruleBasedRoleResolver(loadConfig({ env: {} }).selection.rules);
 
 interface Rig {
   db: Db;
@@ -39,7 +42,7 @@ function rig(opts: { completion?: Partial<CompletionConfig> | Record<string, Par
     const assembler = new StudyAssembler({
       db,
       jobs,
-      resolveRoles: opts.resolver ?? createFallbackRoleResolver(),
+      resolveRoles: opts.resolver ?? productionResolver,
       completionFor,
       clock,
       restartGraceSeconds: grace,
@@ -243,7 +246,7 @@ describe('StudyAssembler', () => {
     assert.equal(r.assembler.decide(key), 'not-receiving');
     // a second assembler on the same database (e.g. a stale timer) cannot add a job either
     r.db.prepare(`UPDATE studies SET state = 'receiving'`).run();
-    const other = new StudyAssembler({ db: r.db, jobs: r.jobs, resolveRoles: createFallbackRoleResolver(), completionFor: () => CompletionSchema.parse({}), clock: r.clock });
+    const other = new StudyAssembler({ db: r.db, jobs: r.jobs, resolveRoles: productionResolver, completionFor: () => CompletionSchema.parse({}), clock: r.clock });
     const events: unknown[] = [];
     other.on('job-created', (e) => events.push(e));
     assert.equal(other.decide(key), 'completed');
