@@ -1,7 +1,8 @@
 /**
  * Identity of the objects the node writes: deterministic UIDs so that re-sending the same analysis version
  * re-uses the same SOP Instance UIDs (a retry never duplicates an object in the PACS), while a re-analysis
- * (a new generation) gets new UIDs and references what it replaces.
+ * (a new generation) gets new UIDs and references what it replaces. Every `generation` here is the result
+ * generation (1-based), never the 0-based study generation: src/core/generation.ts converts one to the other.
  */
 import type { AnalysisResult, ModelIdentity } from '../analyses/types';
 import { deterministicUid } from '../dicom/uids';

@@ -21,11 +21,13 @@ import { analyseStudy } from './analyse-study';
 import { encodeResults, summariseResult } from './encode-results';
 import { nodeDeviceIdentity } from './device-identity';
 import { mostCommon } from '../util/most-common';
+import { resultGeneration } from '../core/generation';
 
 type SrClass = z.infer<typeof SrSopClassSchema>;
 type ScClass = z.infer<typeof ScSopClassSchema>;
 
 export interface AnalysisJobResult {
+  /** Result generation (1-based; resultGeneration of the job's study generation). */
   generation: number;
   results: unknown[];
   selectedSeries: unknown[];
@@ -119,7 +121,7 @@ export class AnalysisWorker {
       },
       { models: this.deps.models, rules: config.selection.rules, ...(this.deps.pool ? { pool: this.deps.pool } : {}) },
     );
-    const generation = (job.generation ?? 0) + 1;
+    const generation = resultGeneration(job.generation ?? 0);
     const predecessors = this.predecessorsOf(job);
     const callingAeTitle = mostCommon(instances.map((i) => i.callingAeTitle).filter(Boolean), (ae) => ae);
     const routing = this.deps.outbox.routing({ calledAeTitle, ...(callingAeTitle ? { callingAeTitle } : {}) });
