@@ -70,175 +70,180 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   const opened = new StartupResources(logger);
   opened.add('models', () => models.close());
   try {
-    const db = openDatabase(config.dataDir);
-    opened.add('database', () => db.close());
-    const clinical = new ClinicalRepository(db);
-    const settings = new SettingsRepository(db);
-    settings.seed(config);
-    const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
-    if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
-
-    const instances = new InstanceStore({
-      db,
-      dataDir: config.dataDir,
-      logger: logger.child({ component: 'store' }),
-      fsync: config.storage.fsync,
-      conflictPolicy: config.storage.conflictPolicy,
-      freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
-      acceptedTransferSyntaxes: config.dimse.transferSyntaxes,
-    });
-    opened.add('instance store', () => instances.close());
-    await instances.startupRecovery({ calledAeTitle: settings.aeTitles.list()[0]?.aeTitle ?? config.localAeTitles[0]!.aeTitle });
-
-    const jobs = new JobStore(db);
-    const requeued = jobs.requeueInterrupted('analysis');
-    if (requeued.length) logger.warn('analysis jobs interrupted by a restart were re-queued', { jobIds: requeued });
-    const defaultCompletion = CompletionSchema.parse({});
-    const assembler = new StudyAssembler({
-      db,
-      recordDb: instances.indexConnection,
-      jobs,
-      resolveRoles: ruleBasedRoleResolver(config.selection.rules),
-      completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
-      logger: logger.child({ component: 'assemble' }),
-    });
-    // The assembler listens before the receivers start, so no stored instance goes unseen.
-    const disconnectAssembler = connectAssembler(instances, assembler);
-    opened.add('assembler', () => {
-      disconnectAssembler();
-      assembler.stop();
-    });
-    assembler.start();
-
-    const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger: logger.child({ component: 'deliver' }) });
-    const retryHandlers: RetryHandlers = {
-      delivery: (id) => {
-        const r = outbox.retry(id);
-        if (!r.ok) throw r.reason === 'not-found' ? notFound(r.message) : conflict(r.message);
-      },
-    };
-
-    // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
-    const pool = new WorkerPool();
-    opened.add('worker pool', () => pool.close());
-    const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool });
-    const analysisWorker = new AnalysisWorker({
-      config,
-      jobs,
-      store: instances,
-      settings,
-      clinical,
-      models,
-      outbox,
-      pool,
-      priorStudies,
-      logger: logger.child({ component: 'analysis' }),
-    });
-    assembler.on('job-created', () => analysisWorker.kick());
-    /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
-    const reanalysePatient = (patientId: string) => {
-      const rows = assembler.studies.keysOfPatient(patientId);
-      const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
-      return { jobIds, studies: rows.length };
-    };
-
-    let openAssociations = () => 0;
-    const metrics = createMetrics({ db, studies: assembler.studies, instances, models, openAssociations: () => openAssociations() });
-
-    const health = Router();
-    health.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
-    });
-    health.get('/readyz', (_req, res) => {
-      // Ready means: the node can receive and store. With no models it still is, and says analyses cannot run.
-      res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
-    });
-
-    const app = createApp({
-      token,
-      logger,
-      routes: {
-        publicRouters: [health, webRoutes()],
-        protectedRouters: [
-          metrics.router,
-          settingsRoutes(settings),
-          destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
-          studyRoutes({ studies: assembler.studies, jobs, assembler }),
-          jobRoutes({ jobs, retryHandlers }),
-          modelRoutes(models),
-          clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
-          stowRoutes({ store: instances, settings, maxBytes: config.http.maxStowBytes, logger }),
-        ],
-      },
-    });
-    const server = http.createServer(app);
-    await listenOrExplain('HTTP', config.http, () =>
-      new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(config.http.port, config.http.host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      }),
-    );
-    opened.add('HTTP listener', () => {
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    });
-    const httpPort = (server.address() as AddressInfo).port;
-    logger.info('http listening', { host: config.http.host, port: httpPort });
-
-    const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger });
-    opened.add('DIMSE listener', () => dimse.stop(0));
-    const dimsePort = await listenOrExplain('DIMSE', config.dimse, () => dimse.listen());
-    openAssociations = () => dimse.openAssociations();
-    opened.add('outbox', () => outbox.stop(0));
-    outbox.start();
-    opened.add('analysis worker', () => analysisWorker.stop(0));
-    analysisWorker.start();
-
-    let stopped = false;
-    return {
-      config,
-      db,
-      settings,
-      instances,
-      jobs,
-      assembler,
-      retryHandlers,
-      models,
-      clinical,
-      outbox,
-      analysisWorker,
-      logger,
-      adminToken: token,
-      httpPort,
-      dimsePort,
-      async stop() {
-        if (stopped) return;
-        stopped = true;
-        // Stop accepting new associations and requests first; in-flight stores finish or are abandoned
-        // (an abandoned one was never acknowledged and leaves no partial file).
-        const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
-        await dimse.stop();
-        server.closeIdleConnections();
-        await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
-        server.closeAllConnections();
-        // An analysis in flight gets up to 15 s, sends up to 10 s; what is left is re-queued at the next start.
-        await analysisWorker.stop(15_000);
-        await outbox.stop(10_000);
-        await pool.close();
-        disconnectAssembler();
-        assembler.stop();
-        await instances.close();
-        await models.close();
-        db.close();
-      },
-    };
+    return await buildNode(config, logger, models, opened);
   } catch (err) {
     await opened.closeAll();
     throw err;
   }
+}
+
+/** Everything after the models, each resource registered in `opened` as soon as it exists. */
+async function buildNode(config: Config, logger: Logger, models: ModelRegistry, opened: StartupResources): Promise<NodeHandle> {
+  const db = openDatabase(config.dataDir);
+  opened.add('database', () => db.close());
+  const clinical = new ClinicalRepository(db);
+  const settings = new SettingsRepository(db);
+  settings.seed(config);
+  const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
+  if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
+
+  const instances = new InstanceStore({
+    db,
+    dataDir: config.dataDir,
+    logger: logger.child({ component: 'store' }),
+    fsync: config.storage.fsync,
+    conflictPolicy: config.storage.conflictPolicy,
+    freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
+    acceptedTransferSyntaxes: config.dimse.transferSyntaxes,
+  });
+  opened.add('instance store', () => instances.close());
+  await instances.startupRecovery({ calledAeTitle: settings.aeTitles.list()[0]?.aeTitle ?? config.localAeTitles[0]!.aeTitle });
+
+  const jobs = new JobStore(db);
+  const requeued = jobs.requeueInterrupted('analysis');
+  if (requeued.length) logger.warn('analysis jobs interrupted by a restart were re-queued', { jobIds: requeued });
+  const defaultCompletion = CompletionSchema.parse({});
+  const assembler = new StudyAssembler({
+    db,
+    recordDb: instances.indexConnection,
+    jobs,
+    resolveRoles: ruleBasedRoleResolver(config.selection.rules),
+    completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
+    logger: logger.child({ component: 'assemble' }),
+  });
+  // The assembler listens before the receivers start, so no stored instance goes unseen.
+  const disconnectAssembler = connectAssembler(instances, assembler);
+  opened.add('assembler', () => {
+    disconnectAssembler();
+    assembler.stop();
+  });
+  assembler.start();
+
+  const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger: logger.child({ component: 'deliver' }) });
+  const retryHandlers: RetryHandlers = {
+    delivery: (id) => {
+      const r = outbox.retry(id);
+      if (!r.ok) throw r.reason === 'not-found' ? notFound(r.message) : conflict(r.message);
+    },
+  };
+
+  // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
+  const pool = new WorkerPool();
+  opened.add('worker pool', () => pool.close());
+  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool });
+  const analysisWorker = new AnalysisWorker({
+    config,
+    jobs,
+    store: instances,
+    settings,
+    clinical,
+    models,
+    outbox,
+    pool,
+    priorStudies,
+    logger: logger.child({ component: 'analysis' }),
+  });
+  assembler.on('job-created', () => analysisWorker.kick());
+  /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
+  const reanalysePatient = (patientId: string) => {
+    const rows = assembler.studies.keysOfPatient(patientId);
+    const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
+    return { jobIds, studies: rows.length };
+  };
+
+  let openAssociations = () => 0;
+  const metrics = createMetrics({ db, studies: assembler.studies, instances, models, openAssociations: () => openAssociations() });
+
+  const health = Router();
+  health.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  health.get('/readyz', (_req, res) => {
+    // Ready means: the node can receive and store. With no models it still is, and says analyses cannot run.
+    res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
+  });
+
+  const app = createApp({
+    token,
+    logger,
+    routes: {
+      publicRouters: [health, webRoutes()],
+      protectedRouters: [
+        metrics.router,
+        settingsRoutes(settings),
+        destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
+        studyRoutes({ studies: assembler.studies, jobs, assembler }),
+        jobRoutes({ jobs, retryHandlers }),
+        modelRoutes(models),
+        clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
+        stowRoutes({ store: instances, settings, maxBytes: config.http.maxStowBytes, logger }),
+      ],
+    },
+  });
+  const server = http.createServer(app);
+  await listenOrExplain('HTTP', config.http, () =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.http.port, config.http.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }),
+  );
+  opened.add('HTTP listener', () => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const httpPort = (server.address() as AddressInfo).port;
+  logger.info('http listening', { host: config.http.host, port: httpPort });
+
+  const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger });
+  opened.add('DIMSE listener', () => dimse.stop(0));
+  const dimsePort = await listenOrExplain('DIMSE', config.dimse, () => dimse.listen());
+  openAssociations = () => dimse.openAssociations();
+  opened.add('outbox', () => outbox.stop(0));
+  outbox.start();
+  opened.add('analysis worker', () => analysisWorker.stop(0));
+  analysisWorker.start();
+
+  let stopped = false;
+  return {
+    config,
+    db,
+    settings,
+    instances,
+    jobs,
+    assembler,
+    retryHandlers,
+    models,
+    clinical,
+    outbox,
+    analysisWorker,
+    logger,
+    adminToken: token,
+    httpPort,
+    dimsePort,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      // Stop accepting new associations and requests first; in-flight stores finish or are abandoned
+      // (an abandoned one was never acknowledged and leaves no partial file).
+      const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+      await dimse.stop();
+      server.closeIdleConnections();
+      await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
+      server.closeAllConnections();
+      // An analysis in flight gets up to 15 s, sends up to 10 s; what is left is re-queued at the next start.
+      await analysisWorker.stop(15_000);
+      await outbox.stop(10_000);
+      await pool.close();
+      disconnectAssembler();
+      assembler.stop();
+      await instances.close();
+      await models.close();
+      db.close();
+    },
+  };
 }
 
 /** What startup has opened so far, closed again (newest first) when a later startup step fails. */
