@@ -108,7 +108,9 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
       opts.maxBytes,
     );
   } catch (err) {
+    // Parts already complete were never stored: their spool files go too (destroy keeps a finished file).
     for (const s of spooled) s.writer.destroy();
+    await Promise.all(spooled.map((s) => removeQuietly(s.writer.path)));
     if (err instanceof SpoolLimitError) {
       log.warn('STOW-RS part over the size limit', { maxPartBytes });
       return refuseUnread(req, res, 413, `part larger than ${maxPartBytes} bytes`);
