@@ -45,6 +45,8 @@ export class DimseServer {
   private readonly table: ConnectionTable<net.Socket>;
   private readonly log: Logger;
   private stopping = false;
+  /** Connections we sent A-ABORT on: what they send is read and dropped until they close. */
+  private readonly aborting = new WeakSet<net.Socket>();
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Connections closed since the last sweep's log line, by why (logged once per sweep, not per socket). */
   private closedCounts = new Map<string, { n: number; addresses: Set<string> }>();
@@ -146,15 +148,13 @@ export class DimseServer {
       deliverToLibrary,
       limits: { maxInstanceBytes: cfg.maxInstanceBytes, freeSpaceCheckBytes: cfg.freeSpaceCheckEveryMb * 1024 * 1024 },
     });
-    let aborted = false;
     router.intercept = (pdu) => {
-      if (aborted) return true;
+      if (this.aborting.has(socket)) return true;
       this.table.pduReceived(socket, Date.now());
       if (checker.associationRequestComplete) this.table.setPhase(socket, 'requested');
       let v: MessageViolation | { kind: 'responses-not-read'; bytes: number } | undefined = messages.push(pdu, scp.isAccepted);
       if (!v && socket.writableLength > cfg.maxBufferedBytesPerAssociation) v = { kind: 'responses-not-read', bytes: socket.writableLength };
       if (v) {
-        aborted = true;
         this.log.warn('association aborted: peer exceeded a protocol or memory limit', { remote, ...v });
         this.abortNow(socket, v.kind === 'message-too-large' || v.kind === 'responses-not-read' ? AbortReason.NotSpecified : AbortReason.UnexpectedPduParameter);
         return true;
@@ -175,18 +175,19 @@ export class DimseServer {
     socket.destroy();
   }
 
-  /** Sends A-ABORT (service provider), reads nothing more, and closes once it is written (or after 1 s). */
+  /**
+   * Sends A-ABORT (service provider) followed by FIN, and drops whatever the peer still sends until it
+   * closes (at most 1 s): closing with unread bytes would reset the connection and could lose the A-ABORT.
+   */
   private abortNow(socket: net.Socket, reason: number): void {
     this.table.remove(socket);
-    socket.pause();
+    this.aborting.add(socket);
     if (socket.destroyed) return;
     const t = setTimeout(() => socket.destroy(), 1000);
     t.unref();
+    socket.once('close', () => clearTimeout(t));
     try {
-      socket.write(encodeAbort(2, reason), () => {
-        clearTimeout(t);
-        socket.destroy();
-      });
+      socket.end(encodeAbort(2, reason));
     } catch {
       socket.destroy();
     }
