@@ -176,11 +176,20 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
         jobRoutes({ jobs, retryHandlers }),
         modelRoutes(models),
         clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
-        stowRoutes({ store: instances, settings, maxBytes: config.http.maxStowBytes, logger }),
+        stowRoutes({
+          store: instances,
+          settings,
+          maxBytes: config.http.maxStowBytes,
+          maxPartBytes: config.http.maxStowPartBytes,
+          requestTimeoutMs: config.http.stowRequestTimeoutSeconds * 1000,
+          logger,
+        }),
       ],
     },
   });
   const server = http.createServer(app);
+  // Node's own whole-request limit (300 s) must not cut a STOW-RS body before its deadline answers 408.
+  server.requestTimeout = Math.max(server.requestTimeout, (config.http.stowRequestTimeoutSeconds + 30) * 1000);
   await listenOrExplain('HTTP', config.http, () =>
     new Promise<void>((resolve, reject) => {
       server.once('error', reject);

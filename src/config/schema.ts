@@ -119,10 +119,23 @@ export const ConfigSchema = z.strictObject({
       maxAssociations: z.number().int().min(1).max(1024).default(32),
       /** Largest PDU we accept from a peer; larger ones abort the association. */
       maxPduLength: z.number().int().min(4096).max(16 * 1024 * 1024).default(262144),
-      /** Seconds a new connection may take to send its A-ASSOCIATE-RQ. */
+      /**
+       * ARTIM (PS3.8 9.1.5): seconds from TCP accept until the whole A-ASSOCIATE-RQ has arrived and been
+       * answered; a connection not associated by then is closed (also one left open after a reject).
+       */
       associationRequestTimeoutSeconds: z.number().min(1).max(600).default(10),
-      /** Seconds without a PDU before an open association is aborted. */
+      /** Seconds without a whole PDU from the peer (single bytes do not count) before an association is aborted. */
       idleTimeoutSeconds: z.number().min(1).max(3600).default(60),
+      /** TCP connections held at once; at the cap, unassociated ones give way (oldest first) to new ones. */
+      maxConnections: z.number().int().min(1).max(4096).default(128),
+      /** TCP connections held at once from one peer address (same rule as maxConnections within it). */
+      maxConnectionsPerAddress: z.number().int().min(1).max(4096).default(16),
+      /** Bytes held in memory per association for anything but C-STORE data sets (which stream to disk). */
+      maxBufferedBytesPerAssociation: z.number().int().min(65536).default(4 * 1024 * 1024),
+      /** Largest C-STORE data set accepted (0xA700 beyond it, nothing kept); checked while it streams in. */
+      maxInstanceBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024),
+      /** While a data set streams in, free space is checked again every this many MiB. */
+      freeSpaceCheckEveryMb: z.number().min(1).default(16),
       allowUnknownSources: z.boolean().default(false),
       /**
        * C-STORE data sets are received by the node's own P-DATA path (streamed into the spool file, response
@@ -152,6 +165,10 @@ export const ConfigSchema = z.strictObject({
       /** Bearer token for the admin API and DICOMweb; when unset one is generated into <dataDir>/admin-token. */
       adminToken: z.string().min(16, 'adminToken: at least 16 characters').optional(),
       maxStowBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024),
+      /** Largest part (instance) of a STOW-RS request (413 beyond it). */
+      maxStowPartBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024),
+      /** Seconds a STOW-RS request body may take to arrive (408 beyond it). */
+      stowRequestTimeoutSeconds: z.number().min(1).max(86400).default(600),
     })
     .prefault({}),
   storage: z

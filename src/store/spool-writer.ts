@@ -12,6 +12,14 @@ const fdatasyncP = promisify(fdatasync);
 const closeP = promisify(close);
 import { Writable } from 'node:stream';
 
+/** What a SpoolWriter fails with when more than its `maxBytes` is written to it. */
+export class SpoolLimitError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`instance larger than ${maxBytes} bytes`);
+    this.name = 'SpoolLimitError';
+  }
+}
+
 export class SpoolWriter extends Writable {
   private fd: number | undefined;
   private readonly hash: Hash = createHash('sha256');
@@ -65,7 +73,7 @@ export class SpoolWriter extends Writable {
       total += c.length;
     }
     if (this.opts.maxBytes !== undefined && this.written + total > this.opts.maxBytes) {
-      throw new Error(`instance larger than ${this.opts.maxBytes} bytes`);
+      throw new SpoolLimitError(this.opts.maxBytes);
     }
     let offset = 0;
     while (offset < total) {

@@ -49,6 +49,10 @@ export interface FastStoreEnvironment {
   resume: () => void;
   /** Where store completions are tracked (graceful stop waits for them). */
   inFlight: Set<Promise<unknown>>;
+  /** Largest data set accepted (File Meta prefix included); beyond it 0xA700 and nothing kept. Default: none. */
+  maxInstanceBytes?: number;
+  /** Free space is checked when a data set starts and again every this many bytes of it. Default 16 MiB. */
+  freeSpaceCheckBytes?: number;
 }
 
 /** Bytes of a data set retained for validation from memory (larger ones are read back in windows). */
@@ -66,6 +70,8 @@ interface Receiving {
   size: number;
   retained?: Buffer[];
   writeError?: NodeJS.ErrnoException;
+  /** Size at which free space is checked next. */
+  nextSpaceCheck?: number;
 }
 
 /** A spool file created ahead of the next C-STORE (see FastStorePath.prepareSpare). */
@@ -353,6 +359,17 @@ export class FastStorePath {
    */
   private write(r: Receiving, value: Buffer): void {
     if (r.refuse || r.writeError || r.fd === undefined || value.length === 0) return;
+    const max = this.env.maxInstanceBytes;
+    if (max !== undefined && r.size + value.length > max) {
+      this.giveUp(r, { status: Status.OutOfResources, reason: `instance larger than ${formatBytes(max)}` });
+      return;
+    }
+    if (r.nextSpaceCheck === undefined || r.size >= r.nextSpaceCheck) {
+      r.nextSpaceCheck = r.size + (this.env.freeSpaceCheckBytes ?? 16 * 1024 * 1024);
+      void this.env.store.checkFreeSpace(0).then((space) => {
+        if (space && this.state.kind === 'data' && this.state.receiving === r) this.giveUp(r, { status: space.status, reason: space.reason });
+      });
+    }
     try {
       let off = 0;
       while (off < value.length) off += writeSync(r.fd, value, off, value.length - off);
@@ -366,6 +383,22 @@ export class FastStorePath {
       if (r.size > RETAIN_LIMIT) r.retained = undefined;
       else r.retained.push(value);
     }
+  }
+
+  /**
+   * The data set being received will be refused (too large, disk short of space): its spool file goes at
+   * once, the rest of its bytes are read and dropped, and it is answered with `refuse` after its last
+   * fragment. Nothing stored before is touched.
+   */
+  private giveUp(r: Receiving, refuse: { status: number; reason: string }): void {
+    if (r.refuse) return;
+    r.refuse = refuse;
+    r.retained = undefined;
+    const fd = r.fd;
+    const file = r.path;
+    r.fd = undefined;
+    r.path = undefined;
+    if (fd !== undefined && file) removeSpoolFile(fd, file);
   }
 
   private track(p: Promise<void>): Promise<void> {
@@ -488,4 +521,8 @@ function removeSpoolFile(fd: number, file: string): void {
   } catch {
     /* already gone */
   }
+}
+
+function formatBytes(n: number): string {
+  return n >= 1024 * 1024 ? `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB` : `${n} bytes`;
 }

@@ -29,7 +29,10 @@ export class PduFrameChecker {
   private header = Buffer.alloc(6);
   private headerFill = 0;
   private remaining = 0;
+  private inRequest = false;
   associationRequested = false;
+  /** The whole A-ASSOCIATE-RQ PDU has arrived (not just its header). */
+  associationRequestComplete = false;
 
   constructor(private readonly limits: PduLimits) {}
 
@@ -40,6 +43,7 @@ export class PduFrameChecker {
         const take = Math.min(this.remaining, chunk.length - i);
         this.remaining -= take;
         i += take;
+        if (this.remaining === 0) this.endOfPdu();
         continue;
       }
       const take = Math.min(6 - this.headerFill, chunk.length - i);
@@ -51,13 +55,21 @@ export class PduFrameChecker {
       const type = this.header[0]!;
       const length = this.header.readUInt32BE(2);
       if (type < PduType.AssociateRq || type > PduType.Abort) return { kind: 'unknown-pdu-type', pduType: type };
-      if (type === PduType.AssociateRq) this.associationRequested = true;
-      else if (!this.associationRequested && type !== PduType.Abort) return { kind: 'data-before-association' };
+      if (type === PduType.AssociateRq) {
+        this.associationRequested = true;
+        this.inRequest = true;
+      } else if (!this.associationRequested && type !== PduType.Abort) return { kind: 'data-before-association' };
       const max = type === PduType.PData ? this.limits.maxPDataLength : this.limits.maxControlLength;
       if (length > max) return { kind: 'pdu-too-long', pduType: type, length };
       this.remaining = length;
+      if (length === 0) this.endOfPdu();
     }
     return undefined;
+  }
+
+  private endOfPdu(): void {
+    if (this.inRequest) this.associationRequestComplete = true;
+    this.inRequest = false;
   }
 }
 

@@ -34,6 +34,8 @@ export interface ScpEnvironment {
   fastStorePath?: boolean;
   /** Hands a PDU to the library (from guardSocket); needed by the fast path. */
   deliverToLibrary?: (pdu: Buffer) => void;
+  /** Per-instance size cap and how often free space is checked while a data set streams in (fast path). */
+  limits?: { maxInstanceBytes: number; freeSpaceCheckBytes: number };
 }
 
 type StoreState = { writer: SpoolWriter; discard?: undefined } | { writer?: undefined; discard: { status: number; reason: string } };
@@ -184,6 +186,7 @@ export class StoreScp extends Scp {
       pause: () => socket.pause(),
       resume: () => socket.resume(),
       inFlight: this.inFlight,
+      ...this.env.limits,
     });
   }
 

@@ -2,13 +2,15 @@
  * STOW-RS (PS3.18 10.5): POST /dicomweb/studies[/{StudyInstanceUID}] with multipart/related;
  * type="application/dicom". Each part is spooled as received and goes through the same validation,
  * durable store and 'stored' events as C-STORE. Responses are application/dicom+json: 200 all stored,
- * 202 some failed (FailedSOPSequence), 409 none stored, 400 malformed request, 415 unsupported media type.
+ * 202 some failed (FailedSOPSequence), 409 none stored, 400 malformed request, 415 unsupported media type,
+ * 413 a part or the request larger than allowed, 408 a body that did not arrive within the request deadline
+ * (both with a message, and the connection closed: the rest of the body is not read).
  */
 import { Router, type Request, type Response } from 'express';
 import type { Logger } from '../../logging/logger';
 import type { InstanceStore, IngestOutcome } from '../../store/instance-store';
 import type { SettingsRepository } from '../../store/settings-repository';
-import type { SpoolWriter } from '../../store/spool-writer';
+import { SpoolLimitError, type SpoolWriter } from '../../store/spool-writer';
 import { Status } from '../../dicom/status';
 import { isValidUid } from '../../dicom/uids';
 import { MultipartError, parseContentType, parseMultipart } from './multipart-related';
@@ -20,6 +22,10 @@ export interface StowOptions {
   store: InstanceStore;
   settings: SettingsRepository;
   maxBytes: number;
+  /** Largest part (one instance). Default: maxBytes. */
+  maxPartBytes?: number;
+  /** Deadline for the whole request body to arrive. Default: none. */
+  requestTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -39,6 +45,23 @@ function dicomJsonError(res: Response, status: number, message: string): void {
   res.status(status).type(DICOM_JSON).send(JSON.stringify({ '00000902': { vr: 'LO', Value: [message.slice(0, 64)] } }));
 }
 
+/** Answers a request whose body is not read to its end, then closes the connection (no reading it on). */
+function refuseUnread(req: Request, res: Response, status: number, message: string): void {
+  res.setHeader('connection', 'close');
+  res.once('finish', () => req.socket.destroy());
+  dicomJsonError(res, status, message);
+}
+
+/** The body's chunks, failing with 408 once `deadline` passed (see StowOptions.requestTimeoutMs). */
+async function* withDeadline(body: AsyncIterable<Buffer>, deadline: Promise<never>): AsyncIterable<Buffer> {
+  const it = body[Symbol.asyncIterator]();
+  for (;;) {
+    const r = await Promise.race([it.next(), deadline]);
+    if (r.done) return;
+    yield r.value;
+  }
+}
+
 async function handleStow(req: Request, res: Response, opts: StowOptions): Promise<void> {
   const log = opts.logger.child({ component: 'stow', remoteAddress: req.socket.remoteAddress });
   const study = typeof req.params.study === 'string' ? req.params.study : undefined;
@@ -51,7 +74,7 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
   const boundary = ct.params.boundary;
   if (!boundary) return dicomJsonError(res, 400, 'multipart boundary missing');
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > opts.maxBytes) return dicomJsonError(res, 413, `request body larger than ${opts.maxBytes} bytes`);
+  if (declared > opts.maxBytes) return refuseUnread(req, res, 413, `request body larger than ${opts.maxBytes} bytes`);
 
   const aeParam = typeof req.query.aeTitle === 'string' ? req.query.aeTitle.trim() : undefined;
   const localAes = opts.settings.aeTitles.list().map((a) => a.aeTitle);
@@ -63,13 +86,20 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
   const spooled: Array<{ writer: SpoolWriter; contentType: string | undefined }> = [];
   const space = await opts.store.checkFreeSpace(declared);
   if (space) return dicomJsonError(res, 503, space.reason);
+  const maxPartBytes = opts.maxPartBytes ?? opts.maxBytes;
+  let timer: NodeJS.Timeout | undefined;
+  const seconds = Math.round((opts.requestTimeoutMs ?? 0) / 1000);
+  const deadline = new Promise<never>((_resolve, reject) => {
+    if (opts.requestTimeoutMs) timer = setTimeout(() => reject(new MultipartError(`request body not received within ${seconds} s`, 408)), opts.requestTimeoutMs);
+  });
+  deadline.catch(() => undefined);
   try {
     await parseMultipart(
-      req as AsyncIterable<Buffer>,
+      withDeadline(req as AsyncIterable<Buffer>, deadline),
       boundary,
       {
         part(headers) {
-          const writer = opts.store.createSpoolWriter(undefined, opts.maxBytes);
+          const writer = opts.store.createSpoolWriter(undefined, maxPartBytes);
           writer.on('error', () => undefined);
           spooled.push({ writer, contentType: parseContentType(headers['content-type'])?.mediaType });
           return writer;
@@ -78,11 +108,23 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
       opts.maxBytes,
     );
   } catch (err) {
+    // Parts already complete were never stored: their spool files go too (destroy keeps a finished file).
     for (const s of spooled) s.writer.destroy();
+    await Promise.all(spooled.map((s) => removeQuietly(s.writer.path)));
+    if (err instanceof SpoolLimitError) {
+      log.warn('STOW-RS part over the size limit', { maxPartBytes });
+      return refuseUnread(req, res, 413, `part larger than ${maxPartBytes} bytes`);
+    }
+    if (err instanceof MultipartError && (err.httpStatus === 413 || err.httpStatus === 408)) {
+      log.warn('STOW-RS request refused', { status: err.httpStatus, reason: err.message });
+      return refuseUnread(req, res, err.httpStatus, err.message);
+    }
     if (err instanceof MultipartError) return dicomJsonError(res, err.httpStatus, err.message);
     log.warn('STOW-RS request failed while receiving', { error: String(err) });
     if (!res.headersSent) return dicomJsonError(res, 400, 'request body could not be read');
     return;
+  } finally {
+    clearTimeout(timer);
   }
   if (spooled.length === 0) return dicomJsonError(res, 400, 'no parts in the multipart body');
 

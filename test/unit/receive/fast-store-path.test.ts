@@ -155,7 +155,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
   const MR_PC = 1;
   const ECHO_PC = 3;
 
-  async function harness(opts: { peerMaxPduLength: number }) {
+  async function harness(opts: { peerMaxPduLength: number; maxInstanceBytes?: number; freeSpaceCheckBytes?: number }) {
     const work = tempDir('npcai-fast-');
     const db = openDatabase(work.dir);
     const store = new InstanceStore({
@@ -190,6 +190,8 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       pause: () => undefined,
       resume: () => undefined,
       inFlight,
+      maxInstanceBytes: opts.maxInstanceBytes,
+      freeSpaceCheckBytes: opts.freeSpaceCheckBytes,
     });
     const release = Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
     /** What the spool holds once the peer asked for release (the prepared spare file is gone by then). */
@@ -428,6 +430,55 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       assert.deepEqual([...h.sent[0]!.subarray(0, 2)], [0x07, 0x00]);
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual(readdirSync(path.join(h.work.dir, 'spool', 'tmp')), []);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('answers 0xA700 to a data set over maxInstanceBytes, dropping its bytes as they come', async () => {
+    const h = await harness({ peerMaxPduLength: 0, maxInstanceBytes: 20000 });
+    try {
+      await new Promise((r) => setTimeout(r, 50)); // the prepared spool file is ready, and taken
+      const big = instance(20);
+      const pdus = cStorePdus(1, big.spec.sopUid, big.dataset, [4096]);
+      for (const p of pdus.slice(0, -1)) h.fast.push(p);
+      assert.deepEqual(readdirSync(h.store.spoolDir), [], 'the spool file went as soon as the cap was crossed');
+      h.fast.push(pdus[pdus.length - 1]!);
+      await h.settle();
+      assert.deepEqual(h.responses().map((r) => [r.status, r.comment]), [[Status.OutOfResources, 'instance larger than 20000 bytes']]);
+      assert.equal(h.store.getInstance(big.spec.sopUid), undefined);
+    } finally {
+      await h.cleanup();
+    }
+  });
+
+  it('checks free space while a data set streams in and answers 0xA700 once it runs short, keeping what was stored before', async () => {
+    const h = await harness({ peerMaxPduLength: 0, freeSpaceCheckBytes: 4096 });
+    try {
+      let short = false;
+      let checks = 0;
+      const real = h.store.checkFreeSpace.bind(h.store);
+      h.store.checkFreeSpace = async (n?: number) => {
+        checks += 1;
+        return short ? { ok: false, status: Status.OutOfResources, reason: 'storage below its free space watermark', httpStatus: 507 } : real(n);
+      };
+      const a = instance(22);
+      feed(h.fast, cStorePdus(1, a.spec.sopUid, a.dataset, [4096]), 65536);
+      await h.settle();
+      const checksForA = checks;
+      assert.ok(checksForA >= Math.floor(a.dataset.length / 4096) - 1, `${checksForA} checks for a ${a.dataset.length}-byte data set`);
+      short = true;
+      await new Promise((r) => setTimeout(r, 50));
+      const b = instance(23);
+      const pdus = cStorePdus(2, b.spec.sopUid, b.dataset, [4096]);
+      for (const p of pdus.slice(0, 4)) h.fast.push(p);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(readdirSync(h.store.spoolDir), [], 'the partial file went when the check failed');
+      for (const p of pdus.slice(4)) h.fast.push(p);
+      await h.settle();
+      assert.deepEqual(h.responses().map((r) => [r.messageId, r.status]), [[1, Status.Success], [2, Status.OutOfResources]]);
+      assert.ok(h.store.getInstance(a.spec.sopUid), 'the acknowledged instance is kept');
+      assert.equal(h.store.getInstance(b.spec.sopUid), undefined);
     } finally {
       await h.cleanup();
     }
