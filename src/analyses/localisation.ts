@@ -9,7 +9,7 @@ import type { Region } from '../prepare/steps';
 import { expandBox, regionBox } from './region-boxes';
 import type { ImagePreparer, PixelTransform, SliceRegions } from './ports';
 import type { Detection, ModelIdentity, PixelBox } from './types';
-import { fixedBatchOf, identityOf } from './model-scoring';
+import { fixedBatchOf, identityOf } from './model-identity';
 
 /** Default margin of ROI rectangles around tumour and nodes (surrounding tissue matters: papers 000, 001). */
 export const ROI_MARGIN_MM = 10;

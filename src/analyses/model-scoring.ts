@@ -4,27 +4,18 @@
  * for early fusion), the positive-class probability per slice, its CAM in source pixels, and the patient-level
  * aggregation (mean, area-weighted mean, single slice).
  */
-import type { Dim, ModelManifest, SliceSelection } from '../infer/manifest';
+import type { ModelManifest, SliceSelection } from '../infer/manifest';
 import type { LoadedModel } from '../infer/model-registry';
 import type { NamedTensor } from '../infer/session-pool';
 import type { Region } from '../prepare/steps';
 import type { Slice, Volume } from '../prepare/volume-types';
 import { mean, weightedMean } from './aggregation';
 import { camFromModelOutputs, camMethod, toCamMap } from './cam';
-import type { LocalisationResult } from './localisation';
-import { roiRectangle } from './localisation';
+import { roiRectangle, type LocalisationResult } from './localisation';
+import { fixedBatchOf, identityOf } from './model-identity';
 import type { ImagePreparer, PrepareItem, SliceRegions } from './ports';
 import { mapRegions, nearestSlice } from './slice-matching';
 import type { CamMap, ModelIdentity, PixelBox } from './types';
-
-export function identityOf(model: LoadedModel): ModelIdentity {
-  const m = model.manifest;
-  return { id: m.id, name: m.name, version: m.version, sha256: m.sha256, provider: model.session.provider };
-}
-
-export function fixedBatchOf(batchDim: Dim): { fixedBatch?: number } {
-  return typeof batchDim === 'number' && batchDim > 0 ? { fixedBatch: batchDim } : {};
-}
 
 export interface ScoredSlice {
   slice: Slice;
@@ -202,6 +193,13 @@ export async function scoreModel(model: LoadedModel, opts: ScoreOptions): Promis
     series: image.roles.map((role, k) => ({ role, volume: roleVolumes[k]! })),
     timingMs: performance.now() - started,
   };
+}
+
+/** Scores each model in turn (in the given order) with the same options. */
+export async function scoreModels(models: readonly LoadedModel[], opts: ScoreOptions): Promise<ModelScores[]> {
+  const scores: ModelScores[] = [];
+  for (const m of models) scores.push(await scoreModel(m, opts));
+  return scores;
 }
 
 /** The localised slice at the level of `slice` (which may belong to another series of the study). */

@@ -4,11 +4,13 @@
  * soft voting. The patient's other study comes from the PriorStudyProvider (the node's store, or a PACS);
  * the earlier study by StudyDate is the pre-treatment one. Without it the analysis is not assessable.
  */
+import { ANALYSIS_MODEL_TASKS } from '../core/analysis-ids';
 import type { Volume } from '../prepare/volume-types';
 import { groupByCutoff, softVoteBinary } from './aggregation';
+import type { AnalysisDefinition } from './analysis-definition';
 import type { AnalysisContext, LocalisationOutcome } from './context';
-import { NotAssessable, scoreModel, type ModelScores } from './model-scoring';
-import { assessed, fromScores, notAssessable } from './result-builder';
+import { scoreModels } from './model-scoring';
+import { assessOrNotAssessable, assessed, fromScores, notAssessable } from './result-builder';
 import type { AnalysisResult } from './types';
 
 /** Which of two studies is pre-treatment, by DICOM StudyDate (YYYYMMDD); undefined when it cannot be told. */
@@ -17,6 +19,15 @@ export function orderStudies(current?: string, other?: string): 'current-is-pre'
   if (!valid(current) || !valid(other) || current === other) return undefined;
   return current! < other! ? 'current-is-pre' : 'current-is-post';
 }
+
+export const progressionAnalysis: AnalysisDefinition<'progression'> = {
+  id: 'progression',
+  title: 'Progression risk from pre- and post-treatment MR',
+  paper: 'Li et al. 2022 (001)',
+  modelTasks: ANALYSIS_MODEL_TASKS.progression,
+  report: { trackingIdentifier: 'Progression risk', heatMapScoreLabel: 'p' },
+  run: (ctx, loc, env) => analyseProgression(ctx, loc, env.localise),
+};
 
 export async function analyseProgression(
   ctx: AnalysisContext,
@@ -27,35 +38,29 @@ export async function analyseProgression(
   const pre = ctx.models.byTask('progression-pre');
   const post = ctx.models.byTask('progression-post');
   const missing = [!pre.length && 'pre-treatment', !post.length && 'post-treatment'].filter(Boolean);
-  if (missing.length) return notAssessable('progression', ctx.studyInstanceUid, `no ${missing.join(' and ')} progression model loaded`);
+  if (missing.length) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, `no ${missing.join(' and ')} progression model loaded`);
   if (!ctx.priorStudies || !ctx.patientId) {
-    return notAssessable('progression', ctx.studyInstanceUid, 'the patient\'s other (pre- or post-treatment) study cannot be looked up: no prior-study source configured');
+    return notAssessable(progressionAnalysis, ctx.studyInstanceUid, 'the patient\'s other (pre- or post-treatment) study cannot be looked up: no prior-study source configured');
   }
   const other = await ctx.priorStudies.findOtherStudy({ patientId: ctx.patientId, studyInstanceUid: ctx.studyInstanceUid, ...(ctx.studyDate ? { studyDate: ctx.studyDate } : {}) });
-  if (!other) return notAssessable('progression', ctx.studyInstanceUid, 'no other MR study of this patient was found (pre- and post-treatment MR are both needed)');
+  if (!other) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, 'no other MR study of this patient was found (pre- and post-treatment MR are both needed)');
   const order = orderStudies(ctx.studyDate, other.studyDate);
-  if (!order) return notAssessable('progression', ctx.studyInstanceUid, 'cannot tell which study is pre-treatment: study dates missing or equal');
-  if (!loc.ok) return notAssessable('progression', ctx.studyInstanceUid, loc.reason);
+  if (!order) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, 'cannot tell which study is pre-treatment: study dates missing or equal');
+  if (!loc.ok) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, loc.reason);
   const otherLoc = await localiseOther(other.volumes);
-  if (!otherLoc.ok) return notAssessable('progression', ctx.studyInstanceUid, `other study: ${otherLoc.reason}`);
+  if (!otherLoc.ok) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, `other study: ${otherLoc.reason}`);
   const [preVolumes, preLoc, postVolumes, postLoc] =
     order === 'current-is-pre' ? [ctx.volumes, loc.result, other.volumes, otherLoc.result] : [other.volumes, otherLoc.result, ctx.volumes, loc.result];
-  try {
-    const run = async (models: typeof pre, volumes: Record<string, Volume>, localisation: typeof preLoc) => {
-      const out: ModelScores[] = [];
-      for (const m of models) {
-        out.push(await scoreModel(m, { volumes, localisation, preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, computeCams: ctx.computeCams }));
-      }
-      return out;
-    };
-    const preScores = await run(pre, preVolumes, preLoc);
-    const postScores = await run(post, postVolumes, postLoc);
+  return assessOrNotAssessable(progressionAnalysis, ctx.studyInstanceUid, async () => {
+    const common = { preparer: ctx.preparer, batchSize: ctx.models.options.batchSize, computeCams: ctx.computeCams };
+    const preScores = await scoreModels(pre, { volumes: preVolumes, localisation: preLoc, ...common });
+    const postScores = await scoreModels(post, { volumes: postVolumes, localisation: postLoc, ...common });
     const pPre = softVoteBinary(preScores.map((s) => s.probability));
     const pPost = softVoteBinary(postScores.map((s) => s.probability));
     const p = softVoteBinary([pPre, pPost]);
     const cutoff = pre[0]!.manifest.cutoff!.value;
     const group = groupByCutoff(p, cutoff);
-    return assessed('progression', ctx.studyInstanceUid, {
+    return assessed(progressionAnalysis, ctx.studyInstanceUid, {
       value: group,
       valueText: `${group === 'high' ? 'High' : 'Low'} risk of progression`,
       probability: p,
@@ -71,8 +76,5 @@ export async function analyseProgression(
       ],
       timings: { localisationMs: loc.result.timingMs + otherLoc.result.timingMs, totalMs: performance.now() - started },
     });
-  } catch (e) {
-    if (e instanceof NotAssessable) return notAssessable('progression', ctx.studyInstanceUid, e.reason);
-    throw e;
-  }
+  });
 }

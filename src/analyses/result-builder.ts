@@ -1,10 +1,14 @@
-/** Builds AnalysisResult objects from model scores: the common fields, inputs used, key images with CAMs. */
+/**
+ * Builds AnalysisResult objects from model scores: the common fields, inputs used, key images with CAMs; and
+ * the one place where a NotAssessable thrown while scoring becomes a not-assessable result.
+ */
 import { mean } from './aggregation';
 import { meanCamMaps } from './cam';
-import type { ModelScores } from './model-scoring';
+import type { AnalysisHeader } from './analysis-definition';
+import { NotAssessable, type ModelScores } from './model-scoring';
 import {
   RESEARCH_USE_STATEMENT,
-  type AnalysisId,
+  type AnalysisResult,
   type AssessedResult,
   type CamMap,
   type ImageRef,
@@ -12,21 +16,27 @@ import {
   type PixelBox,
 } from './types';
 
-export const ANALYSIS_TITLES: Record<AnalysisId, string> = {
-  stage: 'AJCC stage III vs IVa',
-  dmfs: 'Distant-metastasis-free survival (DMFS) risk',
-  msom: 'Metachronous single-organ metastasis (MSOM) risk',
-  residual: 'Residual tumour after CCRT and after IC + CCRT, and treatment recommendation',
-  progression: 'Progression risk from pre- and post-treatment MR',
-};
-
-/** What every result says about itself: which analysis, of which study, research use only. */
-function resultIdentity(analysis: AnalysisId, studyInstanceUid: string) {
-  return { analysis, title: ANALYSIS_TITLES[analysis], studyInstanceUid, researchUseOnly: true as const, statement: RESEARCH_USE_STATEMENT };
+/** What every result says about itself: which analysis (its registry record's id and title), of which study, research use only. */
+function resultIdentity(analysis: AnalysisHeader, studyInstanceUid: string) {
+  return { analysis: analysis.id, title: analysis.title, studyInstanceUid, researchUseOnly: true as const, statement: RESEARCH_USE_STATEMENT };
 }
 
-export function notAssessable(analysis: AnalysisId, studyInstanceUid: string, reason: string): NotAssessableResult {
+export function notAssessable(analysis: AnalysisHeader, studyInstanceUid: string, reason: string): NotAssessableResult {
   return { ...resultIdentity(analysis, studyInstanceUid), assessable: false, reason };
+}
+
+/**
+ * Runs `assess` (which scores the models and builds the assessed result) and turns a NotAssessable it throws
+ * (a series a model needs is missing, no tumour on the slices a model scores, ...) into the analysis's
+ * not-assessable result with that reason. Any other error is a fault and propagates (the runner reports it).
+ */
+export async function assessOrNotAssessable(analysis: AnalysisHeader, studyInstanceUid: string, assess: () => Promise<AnalysisResult>): Promise<AnalysisResult> {
+  try {
+    return await assess();
+  } catch (e) {
+    if (e instanceof NotAssessable) return notAssessable(analysis, studyInstanceUid, e.reason);
+    throw e;
+  }
 }
 
 const imageKey = (i: ImageRef) => `${i.sopInstanceUid}#${i.frameNumber ?? 1}`;
@@ -78,7 +88,7 @@ function keySlices<T extends { region?: PixelBox; probs: number[] }>(entries: T[
 }
 
 export function assessed(
-  analysis: AnalysisId,
+  analysis: AnalysisHeader,
   studyInstanceUid: string,
   fields: Omit<AssessedResult, 'analysis' | 'title' | 'studyInstanceUid' | 'researchUseOnly' | 'statement' | 'assessable'>,
 ): AssessedResult {

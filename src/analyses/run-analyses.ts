@@ -1,17 +1,14 @@
 /**
  * Orchestration: localise GTV and GTVln once per study, then run each enabled analysis on the selected
  * volumes, the models, the patient's clinical covariates and (for progression) the patient's other study.
- * Every enabled analysis yields a result: assessed, or not assessable with the reason in plain words.
+ * Which analyses exist and how each runs: registry.ts. Every enabled analysis yields a result: assessed, or
+ * not assessable with the reason in plain words.
  */
 import type { Volume } from '../prepare/volume-types';
-import { analyseDmfs } from './dmfs';
 import type { AnalysisContext, LocalisationOutcome } from './context';
 import { localise, type LocalisationResult } from './localisation';
-import { analyseMsom } from './msom';
-import { analyseProgression } from './progression';
-import { analyseResidual } from './residual';
+import { analysisDefinition } from './registry';
 import { notAssessable } from './result-builder';
-import { analyseStage } from './stage';
 import type { AnalysisId, AnalysisResult } from './types';
 
 export interface AnalysesOutcome {
@@ -36,28 +33,14 @@ export async function localiseStudy(ctx: Pick<AnalysisContext, 'models' | 'prepa
 export async function runAnalyses(ctx: AnalysisContext, analyses: readonly AnalysisId[]): Promise<AnalysesOutcome> {
   const loc = await localiseStudy(ctx, ctx.volumes);
   const results: AnalysisResult[] = [];
+  const env = { localise: (volumes: Record<string, Volume>) => localiseStudy(ctx, volumes) };
   for (const id of analyses) {
+    const analysis = analysisDefinition(id);
     try {
-      switch (id) {
-        case 'stage':
-          results.push(await analyseStage(ctx, loc));
-          break;
-        case 'dmfs':
-          results.push(await analyseDmfs(ctx, loc));
-          break;
-        case 'msom':
-          results.push(await analyseMsom(ctx, loc));
-          break;
-        case 'residual':
-          results.push(await analyseResidual(ctx, loc));
-          break;
-        case 'progression':
-          results.push(await analyseProgression(ctx, loc, (v) => localiseStudy(ctx, v)));
-          break;
-      }
+      results.push(await analysis.run(ctx, loc, env));
     } catch (e) {
       // A fault in one analysis (e.g. a model/preparation mismatch) must not cost the others their results.
-      results.push(notAssessable(id, ctx.studyInstanceUid, `analysis failed: ${(e as Error).message}`));
+      results.push(notAssessable(analysis, ctx.studyInstanceUid, `analysis failed: ${(e as Error).message}`));
     }
   }
   return { ...(loc.ok ? { localisation: loc.result } : {}), results };

@@ -1,8 +1,8 @@
 /**
- * What an analysis produces for one patient (one study), shared by analyses/, explain/, encode/ and the
- * admin API. Every result says what it is: model identity, provider, covariates used, research-use status.
+ * What an analysis produces for one patient (one study), shared by analyses/, encode/ and the admin API.
+ * Every result says what it is: model identity, provider, covariates used, research-use status.
  */
-import type { AnalysisId } from '../config/schema';
+import type { AnalysisId } from '../core/analysis-ids';
 
 export type { AnalysisId };
 

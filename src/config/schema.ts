@@ -3,6 +3,7 @@
  * Shipped defaults live in config/default.json; NPC_CONFIG is merged over them; NPC_* variables win.
  */
 import { z } from 'zod';
+import { ANALYSIS_IDS, type AnalysisId } from '../core/analysis-ids';
 
 const aeTitle = z
   .string()
@@ -23,9 +24,10 @@ export const CompletionSchema = z.strictObject({
 });
 export type CompletionConfig = z.infer<typeof CompletionSchema>;
 
-export const AnalysisIdSchema = z.enum(['stage', 'dmfs', 'msom', 'residual', 'progression']);
-export type AnalysisId = z.infer<typeof AnalysisIdSchema>;
-export const ALL_ANALYSES: readonly AnalysisId[] = AnalysisIdSchema.options;
+/** The analyses a local AE title may run: the ids of the analysis registry (src/core/analysis-ids.ts). */
+export const AnalysisIdSchema = z.enum(ANALYSIS_IDS);
+export type { AnalysisId };
+export const ALL_ANALYSES: readonly AnalysisId[] = ANALYSIS_IDS;
 
 export const LocalAeTitleSchema = z.strictObject({
   aeTitle,

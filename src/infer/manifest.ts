@@ -4,22 +4,13 @@
  * (output names, CAM source, clinical vector width, ...) are checked in `checkManifest`. Format: docs/model-manifest.md.
  */
 import { z } from 'zod';
+import { MODEL_TASKS, type ModelTask } from '../core/model-tasks';
 import { PreparationStepSchema, RegionSchema } from '../prepare/steps';
 
 export const MANIFEST_SCHEMA_VERSION = 1;
 
-export const ModelTaskSchema = z.enum([
-  'localiser',
-  'stage',
-  'dmfs',
-  'msom',
-  'residual-ccrt',
-  'residual-ic-ccrt',
-  'progression-pre',
-  'progression-post',
-  'generic',
-]);
-export type ModelTask = z.infer<typeof ModelTaskSchema>;
+export const ModelTaskSchema = z.enum(MODEL_TASKS);
+export type { ModelTask };
 
 /** A dimension: a positive size, or -1 / "N" (or any other name) for a free (batch) axis. */
 const DimSchema = z.union([z.number().int().refine((n) => n === -1 || n > 0, 'a dimension is -1 or a positive size'), z.string().min(1)]);

@@ -10,6 +10,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionProvider } from '../config/schema';
+import { SOFT_VOTE_TASKS } from '../core/analysis-ids';
 import type { Logger } from '../logging/logger';
 import { ModelManifestSchema, checkManifest, isDynamicDim, type Dim, type ModelManifest, type ModelTask } from './manifest';
 import { createModelSession, type ModelSession } from './session-pool';
@@ -222,12 +223,12 @@ export function checkSessionAgainstManifest(
   return problems;
 }
 
-/** Models combined by soft voting must agree on what they vote on. */
+/** Models combined by soft voting must agree on what they vote on (which tasks are voted: src/core/analysis-ids.ts). */
 function checkEnsembles(manifests: ModelManifest[]): RegistryIssue[] {
   const issues: RegistryIssue[] = [];
   const byTask = new Map<ModelTask, ModelManifest[]>();
   for (const m of manifests) byTask.set(m.task, [...(byTask.get(m.task) ?? []), m]);
-  for (const task of ['stage', 'residual-ccrt', 'residual-ic-ccrt', 'progression-pre', 'progression-post', 'dmfs'] as ModelTask[]) {
+  for (const task of SOFT_VOTE_TASKS) {
     const ms = byTask.get(task) ?? [];
     if (ms.length < 2) continue;
     const first = ms[0]!;

@@ -2,6 +2,7 @@
  * encodeHeatMapCapture: one scored analysis's key slice with its class-activation map as an RGB Secondary
  * Capture (or Multi-frame True Color SC, one frame) with burned-in scores and a research-use statement.
  */
+import { ANALYSIS_IDS, type AnalysisId } from '../../core/analysis-ids';
 import { isValidUid } from '../../dicom/uids';
 import {
   codingSchemeIdentification,
@@ -83,11 +84,9 @@ export async function buildHeatMapCaptureDataset(input: HeatMapInput): Promise<{
   return { dataset, sopInstanceUid, seriesInstanceUid, sopClassUid };
 }
 
-const ANALYSIS_ORDER = ['stage', 'dmfs', 'msom', 'residual', 'progression'];
-
-/** Stable instance numbers: analyses in a fixed order, key images within. */
-function instanceNumberOf(analysis: string, keyIndex: number): number {
-  return (ANALYSIS_ORDER.indexOf(analysis) + 1) * 10 + keyIndex + 1;
+/** Stable instance numbers: analyses in their fixed order (ANALYSIS_IDS: 10, 20, ...), key images within. */
+export function instanceNumberOf(analysis: AnalysisId, keyIndex: number): number {
+  return (ANALYSIS_IDS.indexOf(analysis) + 1) * 10 + keyIndex + 1;
 }
 
 /** Encodes one heat map as a Part 10 buffer. */

@@ -5,6 +5,7 @@
  * model and version, and "RESEARCH USE ONLY".
  */
 import sharp from 'sharp';
+import { ANALYSES } from '../../analyses/registry';
 import type { AssessedResult, CamMap, PixelBox } from '../../analyses/types';
 import type { Slice } from '../../prepare/volume-types';
 import { jet, overlayAlpha } from './colormap';
@@ -86,7 +87,7 @@ export function captionLines(result: AssessedResult): { title: string; result: s
     const { ccrt, icCcrt } = result.components;
     details.push(`P(residual) CCRT ${percent(ccrt ?? NaN)} / IC+CCRT ${percent(icCcrt ?? NaN)}`);
   } else {
-    const scoreLabel = result.analysis === 'dmfs' || result.analysis === 'msom' ? 'Score' : 'p';
+    const scoreLabel = ANALYSES[result.analysis].report.heatMapScoreLabel;
     details.push(`${scoreLabel} = ${percent(result.probability)}`);
   }
   if (result.group) details.push(`Risk group: ${result.group === 'high' ? 'HIGH' : 'LOW'}`);

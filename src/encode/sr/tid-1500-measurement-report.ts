@@ -5,7 +5,9 @@
  * Finding "Undetermined" and the reason as TEXT. The research-use statement is a TEXT Comment under
  * Qualitative Evaluations.
  */
+import { ANALYSES } from '../../analyses/registry';
 import type { AnalysisResult, AssessedResult, ImageRef, NotAssessableResult } from '../../analyses/types';
+import { ANALYSIS_IDS, type AnalysisId } from '../../core/analysis-ids';
 import { LOCALISER_MEASURES, type LocaliserMeasure } from '../../infer/manifest';
 import type { DeviceIdentity, ObjectRef } from '../types';
 import { Dcm, Language, Loinc, Npc, Sct, Ucum, Umls, type CodedConcept } from './codes';
@@ -23,14 +25,10 @@ import {
 } from './content-items';
 import { algorithmIdentificationItems } from './tid-4019-algorithm-identification';
 
-/** Human tracking identifiers, one per analysis. */
-export const TRACKING_IDENTIFIERS: Record<AnalysisResult['analysis'], string> = {
-  stage: 'AJCC stage',
-  dmfs: 'DMFS risk',
-  msom: 'MSOM risk',
-  residual: 'Residual tumour and treatment recommendation',
-  progression: 'Progression risk',
-};
+/** Human tracking identifiers, one per analysis (from the analysis registry's records). */
+export const TRACKING_IDENTIFIERS: Readonly<Record<AnalysisId, string>> = Object.fromEntries(
+  ANALYSIS_IDS.map((id) => [id, ANALYSES[id].report.trackingIdentifier]),
+) as Record<AnalysisId, string>;
 
 export interface MeasurementReportContext {
   device: DeviceIdentity;
@@ -157,43 +155,43 @@ export function measurementItems(result: AssessedResult): ContentItem[] {
   return items;
 }
 
-/** The NUM and CODE/TEXT items that carry an analysis's answer. */
-function resultItems(result: AssessedResult): { measurements: ContentItem[]; evaluations: ContentItem[] } {
-  const p = result.probability;
-  switch (result.analysis) {
-    case 'stage':
-      return {
-        measurements: [numItem('CONTAINS', Npc.ProbabilityOfPredictedStage, p, Ucum.NoUnits)],
-        evaluations: [codeItem('CONTAINS', Npc.PredictedAjccStageGroup, stageConcept(result.value))],
-      };
-    case 'dmfs':
-      return {
-        measurements: [numItem('CONTAINS', Npc.DmfsRiskScore, p, Ucum.NoUnits)],
-        evaluations: [codeItem('CONTAINS', Npc.DmfsRiskGroup, riskGroupConcept(result.group, result))],
-      };
-    case 'msom':
-      return {
-        measurements: [numItem('CONTAINS', Npc.MsomRiskScore, p, Ucum.NoUnits)],
-        evaluations: [codeItem('CONTAINS', Npc.MsomRiskGroup, riskGroupConcept(result.group, result))],
-      };
-    case 'progression':
-      return {
-        measurements: [numItem('CONTAINS', Npc.ProgressionRiskProbability, p, Ucum.NoUnits)],
-        evaluations: [codeItem('CONTAINS', Npc.ProgressionRiskGroup, riskGroupConcept(result.group, result))],
-      };
-    case 'residual':
-      return {
-        measurements: [
-          numItem('CONTAINS', Npc.ResidualProbabilityAfterCcrt, requireComponent(result, 'ccrt'), Ucum.NoUnits),
-          numItem('CONTAINS', Npc.ResidualProbabilityAfterIcCcrt, requireComponent(result, 'icCcrt'), Ucum.NoUnits),
-        ],
-        evaluations: [
-          codeItem('CONTAINS', Npc.RecommendedTreatment, treatmentConcept(result.value)),
-          textItem('CONTAINS', Npc.RecommendationRationale, residualRationale(result)),
-        ],
-      };
-  }
-}
+type ResultItems = { measurements: ContentItem[]; evaluations: ContentItem[] };
+
+/**
+ * The NUM and CODE/TEXT items that carry each analysis's answer: encode/sr's part of the analysis registry
+ * (the concepts are this package's vocabulary, so they are keyed by id here rather than held by the records).
+ */
+const SR_RESULT_ITEMS: Record<AnalysisId, (result: AssessedResult) => ResultItems> = {
+  stage: (result) => ({
+    measurements: [numItem('CONTAINS', Npc.ProbabilityOfPredictedStage, result.probability, Ucum.NoUnits)],
+    evaluations: [codeItem('CONTAINS', Npc.PredictedAjccStageGroup, stageConcept(result.value))],
+  }),
+  dmfs: (result) => ({
+    measurements: [numItem('CONTAINS', Npc.DmfsRiskScore, result.probability, Ucum.NoUnits)],
+    evaluations: [codeItem('CONTAINS', Npc.DmfsRiskGroup, riskGroupConcept(result.group, result))],
+  }),
+  msom: (result) => ({
+    measurements: [numItem('CONTAINS', Npc.MsomRiskScore, result.probability, Ucum.NoUnits)],
+    evaluations: [codeItem('CONTAINS', Npc.MsomRiskGroup, riskGroupConcept(result.group, result))],
+  }),
+  progression: (result) => ({
+    measurements: [numItem('CONTAINS', Npc.ProgressionRiskProbability, result.probability, Ucum.NoUnits)],
+    evaluations: [codeItem('CONTAINS', Npc.ProgressionRiskGroup, riskGroupConcept(result.group, result))],
+  }),
+  residual: (result) => ({
+    measurements: [
+      numItem('CONTAINS', Npc.ResidualProbabilityAfterCcrt, requireComponent(result, 'ccrt'), Ucum.NoUnits),
+      numItem('CONTAINS', Npc.ResidualProbabilityAfterIcCcrt, requireComponent(result, 'icCcrt'), Ucum.NoUnits),
+    ],
+    evaluations: [
+      codeItem('CONTAINS', Npc.RecommendedTreatment, treatmentConcept(result.value)),
+      textItem('CONTAINS', Npc.RecommendationRationale, residualRationale(result)),
+    ],
+  }),
+};
+
+/** The SR analyses this encoder can write (for the registry test: one per analysis, no orphan). */
+export const SR_ENCODED_ANALYSES: readonly AnalysisId[] = Object.keys(SR_RESULT_ITEMS) as AnalysisId[];
 
 /** One analysis as a measurement group (TID 1410 when a region is known, else TID 1501). */
 export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportContext): ContentItem {
@@ -207,7 +205,7 @@ export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportC
 
   const regions = result.keyImages.filter((k) => k.region);
   const withoutRegion = result.keyImages.filter((k) => !k.region);
-  const { measurements, evaluations } = resultItems(result);
+  const { measurements, evaluations } = SR_RESULT_ITEMS[result.analysis](result);
   const children: ContentItem[] = [
     ...tracking,
     codeItem('CONTAINS', Dcm.Finding, Sct.Tumor),
