@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian peers the tests talk to (DCMTK, dicom3tools, GDCM tools, Orthanc with DICOMweb,
-# PixelMed) when they are missing. As root it installs them with apt-get; otherwise it fails naming
-# the missing packages.
+# PixelMed, systemd-analyze for the deploy kit's unit check) when they are missing. As root it installs them
+# with apt-get; otherwise it fails naming the missing packages.
 set -euo pipefail
 declare -A need=(
   [storescu]=dcmtk [dciodvfy]=dicom3tools [gdcmconv]=libgdcm-tools [Orthanc]=orthanc
+  [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done
