@@ -14,7 +14,7 @@
 import type { DeliveryRowUpdate } from '../jobs/delivery-job-repository';
 import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import type { InstanceOutcome } from './cstore-scu';
-import type { DeliveryFileState, DeliveryHistoryEntry, DeliveryJob, DeliveryJobState } from './delivery-job';
+import type { DeliveryFileState, DeliveryHistoryEntry, DeliveryJob, DeliveryJobState, DeliveryPayload } from './delivery-job';
 
 export interface DeliveryPolicy extends BackoffPolicy {
   maxAttempts: number;
@@ -30,7 +30,13 @@ export interface AttemptReport {
   elapsedMs: number;
 }
 
-export interface DeliveryTransition extends DeliveryRowUpdate {
+/** The columns a transition writes, with the outbox's payload and history shapes. */
+export interface DeliveryUpdate extends DeliveryRowUpdate {
+  payload: DeliveryPayload;
+  history: DeliveryHistoryEntry[];
+}
+
+export interface DeliveryTransition extends DeliveryUpdate {
   /** The attempt this transition closes (1-based). */
   attempt: number;
   files: DeliveryFileState[];
@@ -108,7 +114,7 @@ function fileAfter(f: DeliveryFileState, r: InstanceOutcome | undefined, batchEr
 
 export const RETRYABLE_DELIVERY_STATES: readonly DeliveryJobState[] = ['dead', 'failed', 'queued'];
 
-export type DeliveryRetry = { ok: true; update: DeliveryRowUpdate } | { ok: false; message: string };
+export type DeliveryRetry = { ok: true; update: DeliveryUpdate } | { ok: false; message: string };
 
 /**
  * A retry by hand: a dead or failed job is queued again from a fresh attempt count (instances already
