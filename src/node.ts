@@ -144,7 +144,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   };
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ db, instances, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ db, instances, jobs, models, openAssociations: () => openAssociations() });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {

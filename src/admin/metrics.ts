@@ -5,6 +5,7 @@
  */
 import { Router } from 'express';
 import client from 'prom-client';
+import type { JobStore } from '../jobs/job-store';
 import type { Db } from '../store/database';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
@@ -12,6 +13,7 @@ import type { InstanceStoredEvent } from '../store/instance-types';
 export interface MetricsSources {
   db: Db;
   instances: InstanceStore;
+  jobs: Pick<JobStore, 'countByKindAndState'>;
   models: { summaries(): { id: string; version: string; provider: string }[] };
   openAssociations: () => number;
 }
@@ -51,7 +53,7 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of src.db.prepare('SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state').all() as { kind: string; state: string; n: number }[]) {
+      for (const r of src.jobs.countByKindAndState()) {
         this.set({ kind: r.kind, state: r.state }, r.n);
       }
     },

@@ -208,6 +208,11 @@ export class JobStore {
     return (this.statement(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n;
   }
 
+  /** How many jobs there are of each kind in each state (for metrics). */
+  countByKindAndState(): { kind: string; state: string; n: number }[] {
+    return this.statement('SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state').all() as { kind: string; state: string; n: number }[];
+  }
+
   /**
    * Atomically moves the oldest claimable job of `kind` to running and returns it: a queued job whose
    * next_attempt_at (if any) has passed, or a failed job whose scheduled retry time has passed.
