@@ -152,7 +152,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   };
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ db, studies: assembler.studies, instances, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ db, studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations() });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {

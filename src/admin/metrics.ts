@@ -6,6 +6,7 @@
 import { Router } from 'express';
 import client from 'prom-client';
 import type { StudyRepository } from '../assemble/study-repository';
+import type { JobStore } from '../jobs/job-store';
 import type { Db } from '../store/database';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
@@ -14,6 +15,7 @@ export interface MetricsSources {
   db: Db;
   studies: Pick<StudyRepository, 'countByState'>;
   instances: InstanceStore;
+  jobs: Pick<JobStore, 'countByKindAndState'>;
   models: { summaries(): { id: string; version: string; provider: string }[] };
   openAssociations: () => number;
 }
@@ -53,7 +55,7 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
     registers: [registry],
     collect() {
       this.reset();
-      for (const r of src.db.prepare('SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state').all() as { kind: string; state: string; n: number }[]) {
+      for (const r of src.jobs.countByKindAndState()) {
         this.set({ kind: r.kind, state: r.state }, r.n);
       }
     },

@@ -4,13 +4,10 @@
  */
 import { z } from 'zod';
 import { ANALYSIS_IDS, type AnalysisId } from '../core/analysis-ids';
+import { AeTitleSchema as aeTitle } from '../core/ae-title-schema';
+import { DestinationSchema } from '../core/destination-schemas';
 
-const aeTitle = z
-  .string()
-  .min(1)
-  .max(16)
-  .regex(/^[\x20-\x5b\x5d-\x7e]*[^ ][\x20-\x5b\x5d-\x7e]*$/, 'AE title: 1-16 printable ASCII characters, no backslash, not all spaces')
-  .transform((s) => s.trim());
+export { DestinationSchema, ScSopClassSchema, SrSopClassSchema, type Destination } from '../core/destination-schemas';
 
 export const AeTitleSchema = aeTitle;
 
@@ -49,36 +46,6 @@ export const SourceSchema = z.strictObject({
   description: z.string().max(256).optional(),
 });
 export type Source = z.infer<typeof SourceSchema>;
-
-export const SrSopClassSchema = z.enum(['comprehensive3d', 'comprehensive', 'enhanced']);
-export const ScSopClassSchema = z.enum(['sc', 'multiframe-true-color']);
-
-const destinationCommon = {
-  name: z.string().min(1).max(64).regex(/^[A-Za-z0-9_.-]+$/, 'destination name: letters, digits, _ . -'),
-  srSopClass: SrSopClassSchema.default('comprehensive3d'),
-  scSopClass: ScSopClassSchema.default('sc'),
-  enabled: z.boolean().default(true),
-};
-
-export const DestinationSchema = z.discriminatedUnion('type', [
-  z.strictObject({
-    ...destinationCommon,
-    type: z.literal('dimse'),
-    aeTitle,
-    host: z.string().min(1).max(255),
-    port: z.number().int().min(1).max(65535),
-    /** Our calling AE title for this destination (defaults to the local AE that received the study). */
-    callingAeTitle: aeTitle.optional(),
-  }),
-  z.strictObject({
-    ...destinationCommon,
-    type: z.literal('dicomweb'),
-    url: z.url(),
-    /** Optional bearer token or basic credentials, sent as the Authorization header. */
-    authorization: z.string().optional(),
-  }),
-]);
-export type Destination = z.infer<typeof DestinationSchema>;
 
 /** One named series-selection rule (see src/select). Every condition given must hold. */
 export const SelectionRuleSchema = z.strictObject({

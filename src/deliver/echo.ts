@@ -1,9 +1,9 @@
 /**
- * Verification of a destination: C-ECHO (PS3.4 Annex A) for DIMSE, an HTTP QIDO-RS request
- * (GET {url}/studies?limit=1) for DICOMweb. Never throws; the answer says what happened and how long it took.
+ * The verification primitives the destination types use (src/deliver/destination-types): C-ECHO
+ * (PS3.4 Annex A) and an HTTP QIDO-RS request (GET {url}/studies?limit=1). Never throw; the answer says
+ * what happened. `echoDestination` (destination-types/index.ts) picks one by the destination's type.
  */
 import { Client, requests } from 'dcmjs-dimse';
-import type { Destination } from '../config/schema';
 import { statusCategory } from '../dicom/status';
 import { quietDimseLibrary } from './dimse-library';
 
@@ -13,14 +13,6 @@ export interface EchoResult {
   status?: number;
   message: string;
   ms: number;
-}
-
-export async function echoDestination(dest: Destination, opts: { callingAeTitle: string; timeoutSeconds: number }): Promise<EchoResult> {
-  const started = Date.now();
-  const r = dest.type === 'dimse'
-    ? await cEcho({ host: dest.host, port: dest.port, calledAeTitle: dest.aeTitle, callingAeTitle: dest.callingAeTitle ?? opts.callingAeTitle }, opts.timeoutSeconds)
-    : await httpCheck(dest.url, dest.authorization, opts.timeoutSeconds);
-  return { ...r, ms: Date.now() - started };
 }
 
 export function cEcho(
@@ -65,7 +57,7 @@ export function cEcho(
     try {
       client.send(t.host, t.port, t.callingAeTitle, t.calledAeTitle, { connectTimeout: timeoutSeconds * 1000, associationTimeout: timeoutSeconds * 1000 });
     } catch (e) {
-      problem = (e as Error).message;
+      problem = e instanceof Error ? e.message : String(e);
       finish();
     }
   });

@@ -14,27 +14,29 @@
  * - Jobs left 'running' by a stop or crash are re-queued by `start()`. Our result objects have deterministic
  *   SOP Instance UIDs, so sending one again after an unanswered attempt does not duplicate it in a PACS.
  *
- * Job states: queued -> running -> done | queued (retry later) | failed | dead.
+ * The rows are owned by src/jobs/delivery-job-repository.ts (states documented there as DeliveryJobState);
+ * the transitions are the pure functions of src/deliver/delivery-state.ts; each destination type's
+ * protocol is its module in src/deliver/destination-types/.
  */
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, open, rename, rm } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import type { Config } from '../config/schema';
 import { isValidUid } from '../dicom/uids';
+import { DeliveryJobRepository, type DeliveryJobState } from '../jobs/delivery-job-repository';
 import type { Logger } from '../logging/logger';
 import type { Db } from '../store/database';
+import { DirectorySyncer, ensureDir, placeDurably } from '../store/durable-write';
 import type { SettingsRepository } from '../store/settings-repository';
-import { backoffDelayMs } from './backoff';
-import { storeInstances, type InstanceOutcome, type StoreFile } from './cstore-scu';
+import type { StoreFile } from './cstore-scu';
+import { toDeliveryJob, type DeliveryFileState, type DeliveryJob } from './delivery-job';
+import { nextDeliveryState, pendingFiles, retryDeliveryState } from './delivery-state';
+import { describeTarget, destinationCredentials, sendToTarget, type AttemptOutcome, type SendContext } from './destination-types';
 import { resolveRouting, targetFromDestination, type DeliveryTarget, type Routing } from './routing';
-import { stowInstances } from './stow-client';
-import type { JobRow } from '../jobs/job-store';
 
-export const DELIVERY_KIND = 'delivery';
-
-export type DeliveryJobState = 'queued' | 'running' | 'done' | 'failed' | 'dead';
+export { DELIVERY_KIND, type DeliveryFileState, type DeliveryHistoryEntry, type DeliveryJob, type DeliveryJobState } from './delivery-job';
+export type { AttemptOutcome } from './destination-types';
 
 export interface OutboxFile {
   /** Absolute, or relative to the data dir. */
@@ -58,77 +60,15 @@ export interface EnqueueRequest {
   onlyTargets?: string[];
 }
 
-const FileStateSchema = z.object({
-  path: z.string(),
-  sopInstanceUid: z.string(),
-  sopClassUid: z.string(),
-  state: z.enum(['pending', 'sent', 'failed']),
-  /** Outcome of the last attempt for this instance. */
-  message: z.string().optional(),
-  status: z.number().optional(),
-  permanent: z.boolean().optional(),
-  sentAt: z.string().optional(),
-});
-export type DeliveryFileState = z.infer<typeof FileStateSchema>;
-
-const TargetSchema = z.discriminatedUnion('type', [
-  z.object({
-    type: z.literal('dimse'),
-    key: z.string(),
-    origin: z.enum(['destination', 'sender']),
-    aeTitle: z.string(),
-    host: z.string(),
-    port: z.number(),
-    callingAeTitle: z.string(),
-  }),
-  z.object({ type: z.literal('dicomweb'), key: z.string(), origin: z.literal('destination'), url: z.string() }),
-]);
-
-const PayloadSchema = z.object({ target: TargetSchema, files: z.array(FileStateSchema) });
-type Payload = z.infer<typeof PayloadSchema>;
-
-const HistoryEntrySchema = z.object({
-  at: z.string(),
-  event: z.string(),
-  attempt: z.number().optional(),
-  message: z.string().optional(),
-  sent: z.number().optional(),
-  failed: z.number().optional(),
-});
-export type DeliveryHistoryEntry = z.infer<typeof HistoryEntrySchema>;
-
-export interface DeliveryJob {
-  id: number;
-  kind: typeof DELIVERY_KIND;
-  state: DeliveryJobState;
-  studyInstanceUid: string;
-  calledAeTitle: string | null;
-  parentJobId: number | null;
-  destination: string;
-  target: DeliveryTarget;
-  files: DeliveryFileState[];
-  attempts: number;
-  nextAttemptAt: string | null;
-  error: string | null;
-  createdAt: string;
-  updatedAt: string;
-  history: DeliveryHistoryEntry[];
-}
-
 export type RetryResult =
   | { ok: true; job: DeliveryJob }
   | { ok: false; reason: 'not-found' | 'not-retryable'; message: string };
-
-export interface AttemptOutcome {
-  results: InstanceOutcome[];
-  error?: string;
-}
 
 /** Sends one batch to one target. Must not throw for peer or network problems. */
 export type DeliverySender = (
   target: DeliveryTarget,
   files: StoreFile[],
-  ctx: { signal: AbortSignal; authorization?: string; responseTimeoutSeconds: number },
+  ctx: SendContext,
 ) => Promise<AttemptOutcome>;
 
 export interface OutboxOptions {
@@ -144,27 +84,11 @@ export interface OutboxOptions {
   maxPollMs?: number;
 }
 
-
-/** The default sender: C-STORE for DIMSE targets, STOW-RS for DICOMweb targets. */
-export const sendOverNetwork: DeliverySender = async (target, files, ctx) => {
-  if (target.type === 'dimse') {
-    const o = await storeInstances(
-      { host: target.host, port: target.port, calledAeTitle: target.aeTitle, callingAeTitle: target.callingAeTitle },
-      files,
-      { responseTimeoutSeconds: ctx.responseTimeoutSeconds, signal: ctx.signal },
-    );
-    return { results: o.results, ...(o.error ? { error: o.error } : {}) };
-  }
-  const o = await stowInstances(
-    { url: target.url, ...(ctx.authorization ? { authorization: ctx.authorization } : {}) },
-    files,
-    { timeoutSeconds: ctx.responseTimeoutSeconds, signal: ctx.signal },
-  );
-  return { results: o.results, ...(o.error ? { error: o.error } : {}) };
-};
+/** The default sender: each target by its destination type's protocol (C-STORE, STOW-RS). */
+export const sendOverNetwork: DeliverySender = sendToTarget;
 
 export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
-  private readonly db: Db;
+  private readonly jobs: DeliveryJobRepository;
   private readonly log: Logger;
   private readonly send: DeliverySender;
   private readonly random: () => number;
@@ -178,14 +102,13 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
 
   constructor(private readonly opts: OutboxOptions) {
     super();
-    this.db = opts.db;
+    this.jobs = new DeliveryJobRepository(opts.db);
     this.log = opts.logger.child({ component: 'outbox' });
     this.send = opts.send ?? sendOverNetwork;
     this.random = opts.random ?? Math.random;
     this.maxPollMs = opts.maxPollMs ?? 5000;
   }
 
-  /** Resolves the routing and queues one delivery job per target, in one transaction. */
   /** Where results of a study received by this local AE title would go now (no job is created). */
   routing(req: Pick<EnqueueRequest, 'calledAeTitle' | 'callingAeTitle' | 'callingHost'>): Routing {
     const { settings } = this.opts;
@@ -196,6 +119,7 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
     });
   }
 
+  /** Resolves the routing and queues one delivery job per target, in one transaction. */
   enqueue(req: EnqueueRequest): { jobs: DeliveryJob[]; skipped: Routing['skipped'] } {
     if (!isValidUid(req.studyInstanceUid)) throw new Error(`invalid Study Instance UID ${JSON.stringify(req.studyInstanceUid)}`);
     if (req.files.length === 0) throw new Error('nothing to deliver: no files');
@@ -212,19 +136,17 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
       sopClassUid: f.sopClassUid,
       state: 'pending',
     }));
-    const insert = this.db.prepare(`INSERT INTO jobs (kind, state, study_instance_uid, called_ae_title, parent_job_id, destination,
-        payload_json, attempts, next_attempt_at, created_at, updated_at, history_json)
-      VALUES (?, 'queued', ?, ?, ?, ?, ?, 0, ?, ?, ?, ?)`);
-    const ids = this.db.transaction(() =>
-      routing.targets.map((target) => {
-        const payload: Payload = { target, files };
-        const history: DeliveryHistoryEntry[] = [{ at: now, event: 'queued', message: describeTarget(target) }];
-        return Number(
-          insert.run(DELIVERY_KIND, req.studyInstanceUid, req.calledAeTitle, req.parentJobId ?? null, target.key, JSON.stringify(payload), now, now, now, JSON.stringify(history))
-            .lastInsertRowid,
-        );
-      }),
-    )();
+    const ids = this.jobs.insertAll(
+      routing.targets.map((target) => ({
+        studyInstanceUid: req.studyInstanceUid,
+        calledAeTitle: req.calledAeTitle,
+        parentJobId: req.parentJobId ?? null,
+        destination: target.key,
+        payload: { target, files },
+        history: [{ at: now, event: 'queued', message: describeTarget(target) }],
+      })),
+      now,
+    );
     for (const s of routing.skipped) this.log.warn('route not used', { study: req.studyInstanceUid, route: s.key, reason: s.reason });
     if (routing.targets.length === 0) this.log.warn('results have no destination', { study: req.studyInstanceUid, calledAeTitle: req.calledAeTitle });
     const jobs = ids.map((id) => this.get(id)!);
@@ -234,18 +156,12 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   }
 
   get(id: number): DeliveryJob | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ? AND kind = ?').get(id, DELIVERY_KIND) as JobRow | undefined;
-    return row ? toJob(row) : undefined;
+    const row = this.jobs.get(id);
+    return row ? toDeliveryJob(row) : undefined;
   }
 
   list(filter: { state?: DeliveryJobState; studyInstanceUid?: string; destination?: string } = {}): DeliveryJob[] {
-    const where = ['kind = ?'];
-    const args: unknown[] = [DELIVERY_KIND];
-    if (filter.state) (where.push('state = ?'), args.push(filter.state));
-    if (filter.studyInstanceUid) (where.push('study_instance_uid = ?'), args.push(filter.studyInstanceUid));
-    if (filter.destination) (where.push('destination = ?'), args.push(filter.destination));
-    const rows = this.db.prepare(`SELECT * FROM jobs WHERE ${where.join(' AND ')} ORDER BY id`).all(...args) as JobRow[];
-    return rows.map(toJob);
+    return this.jobs.list(filter).map(toDeliveryJob);
   }
 
   /**
@@ -255,17 +171,12 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   retry(id: number): RetryResult {
     const job = this.get(id);
     if (!job) return { ok: false, reason: 'not-found', message: `no delivery job ${id}` };
-    if (job.state !== 'dead' && job.state !== 'failed' && job.state !== 'queued') {
-      return { ok: false, reason: 'not-retryable', message: `delivery job ${id} is ${job.state}; only dead, failed or queued jobs can be retried` };
+    const now = new Date();
+    const r = retryDeliveryState(job, now);
+    if (!r.ok) return { ok: false, reason: 'not-retryable', message: r.message };
+    if (!this.jobs.update(id, job.state, r.update, now.toISOString())) {
+      return { ok: false, reason: 'not-retryable', message: `delivery job ${id} changed state; try again` };
     }
-    const now = new Date().toISOString();
-    const files = job.files.map((f): DeliveryFileState => (f.state === 'sent' ? f : { ...f, state: 'pending' }));
-    const history = [...job.history, { at: now, event: 'retry', message: `manual retry from ${job.state}` }];
-    const r = this.db
-      .prepare(`UPDATE jobs SET state = 'queued', attempts = CASE WHEN state = 'queued' THEN attempts ELSE 0 END, next_attempt_at = ?,
-                updated_at = ?, payload_json = ?, history_json = ? WHERE id = ? AND state = ?`)
-      .run(now, now, JSON.stringify({ target: job.target, files } satisfies Payload), JSON.stringify(history), id, job.state);
-    if (r.changes === 0) return { ok: false, reason: 'not-retryable', message: `delivery job ${id} changed state; try again` };
     this.log.info('delivery retry requested', { jobId: id, from: job.state });
     const updated = this.get(id)!;
     this.emit('job-updated', updated);
@@ -276,15 +187,7 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   /** Re-queues jobs a previous run left 'running' and starts the scheduler. */
   start(): void {
     if (this.running) return;
-    const now = new Date().toISOString();
-    const stale = this.db.prepare("SELECT * FROM jobs WHERE kind = ? AND state = 'running'").all(DELIVERY_KIND) as JobRow[];
-    const requeue = this.db.prepare("UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ?, history_json = ? WHERE id = ? AND state = 'running'");
-    this.db.transaction(() => {
-      for (const row of stale) {
-        const history = [...toJob(row).history, { at: now, event: 'requeued', message: 'the node stopped during a send; sending again' }];
-        requeue.run(now, now, JSON.stringify(history), row.id);
-      }
-    })();
+    const stale = this.jobs.requeueRunning(new Date().toISOString(), 'the node stopped during a send; sending again');
     if (stale.length) this.log.info('delivery jobs re-queued after restart', { count: stale.length });
     this.running = true;
     this.closed = false;
@@ -319,16 +222,14 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
     this.timer = setTimeout(() => this.tick(), 0).unref();
   }
 
+  /** Starts the due job of each idle, enabled destination, then sleeps until the next one is due. */
   private tick(): void {
     this.timer = undefined;
     if (!this.running) return;
     try {
       const now = new Date().toISOString();
-      const heads = this.db
-        .prepare("SELECT destination, MIN(next_attempt_at) AS due FROM jobs WHERE kind = ? AND state = 'queued' GROUP BY destination")
-        .all(DELIVERY_KIND) as { destination: string; due: string | null }[];
       let nextDue: number | undefined;
-      for (const h of heads) {
+      for (const h of this.jobs.queuedDestinations()) {
         if (this.busy.has(h.destination) || this.isDisabled(h.destination)) continue;
         const due = h.due ?? now;
         if (due > now) {
@@ -336,14 +237,10 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
           nextDue = nextDue === undefined ? t : Math.min(nextDue, t);
           continue;
         }
-        const row = this.db
-          .prepare("SELECT * FROM jobs WHERE kind = ? AND state = 'queued' AND destination = ? AND (next_attempt_at IS NULL OR next_attempt_at <= ?) ORDER BY next_attempt_at, id LIMIT 1")
-          .get(DELIVERY_KIND, h.destination, now) as JobRow | undefined;
-        if (!row) continue;
-        const claimed = this.db.prepare("UPDATE jobs SET state = 'running', updated_at = ? WHERE id = ? AND state = 'queued'").run(now, row.id);
-        if (claimed.changes === 0) continue;
+        const row = this.jobs.nextDue(h.destination, now);
+        if (!row || !this.jobs.claim(row.id, now)) continue;
         this.busy.add(h.destination);
-        const p = this.process(toJob({ ...row, state: 'running' })).finally(() => {
+        const p = this.process(toDeliveryJob({ ...row, state: 'running' })).finally(() => {
           this.inflight.delete(row.id);
           this.busy.delete(h.destination);
           this.kick();
@@ -354,7 +251,7 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
       this.timer = setTimeout(() => this.tick(), wait).unref();
     } catch (e) {
       if (this.closed) return;
-      this.log.error('delivery scheduler error', { error: (e as Error).message });
+      this.log.error('delivery scheduler error', { error: errorMessage(e) });
       this.timer = setTimeout(() => this.tick(), this.maxPollMs).unref();
     }
   }
@@ -365,112 +262,56 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   }
 
   /** The target as configured now (an edited host or port applies to waiting jobs), else as recorded. */
-  private currentTarget(job: DeliveryJob): { target: DeliveryTarget; authorization?: string } {
-    if (job.target.origin !== 'destination') return { target: job.target };
+  private currentTarget(job: DeliveryJob): { target: DeliveryTarget; credentials: Pick<SendContext, 'authorization'> } {
+    if (job.target.origin !== 'destination') return { target: job.target, credentials: {} };
     const d = this.opts.settings.destinations.get(job.destination);
-    if (!d) return { target: job.target };
-    const fallbackCalling = job.target.type === 'dimse' ? job.target.callingAeTitle : (job.calledAeTitle ?? '');
-    const target = targetFromDestination(d, job.calledAeTitle ?? fallbackCalling);
-    return { target, ...(d.type === 'dicomweb' && d.authorization ? { authorization: d.authorization } : {}) };
+    if (!d) return { target: job.target, credentials: {} };
+    const recordedCalling = 'callingAeTitle' in job.target ? job.target.callingAeTitle : '';
+    return { target: targetFromDestination(d, job.calledAeTitle ?? recordedCalling), credentials: destinationCredentials(d) };
   }
 
+  /** One attempt of a claimed job: send what is pending, apply the transition, persist it. */
   private async process(job: DeliveryJob): Promise<void> {
-    const attempt = job.attempts + 1;
-    const { target, authorization } = this.currentTarget(job);
-    const toSend = job.files.filter((f) => f.state !== 'sent');
-    const log = this.log.child({ jobId: job.id, study: job.studyInstanceUid, destination: job.destination });
+    const { target, credentials } = this.currentTarget(job);
     const started = Date.now();
-    let outcome: AttemptOutcome;
-    try {
-      outcome = await this.send(
-        target,
-        toSend.map((f) => ({ path: this.absolute(f.path), sopInstanceUid: f.sopInstanceUid, sopClassUid: f.sopClassUid })),
-        { signal: this.abort.signal, responseTimeoutSeconds: this.opts.delivery.responseTimeoutSeconds, ...(authorization ? { authorization } : {}) },
-      );
-    } catch (e) {
-      outcome = { error: `sender failed: ${(e as Error).message}`, results: [] };
-    }
+    const outcome = await this.sendSafely(target, pendingFiles(job), credentials);
     if (this.closed) return; // the store may be closed: the job stays 'running' and is re-queued at start
-
-    const now = new Date();
-    const at = now.toISOString();
-    const byUid = new Map(outcome.results.map((r) => [r.sopInstanceUid, r]));
-    const files = job.files.map((f): DeliveryFileState => {
-      if (f.state === 'sent') return f;
-      const r = byUid.get(f.sopInstanceUid);
-      if (!r) return { ...f, state: 'failed', message: outcome.error ?? 'no outcome reported' };
-      const { status, permanent } = r;
-      return r.ok
-        ? { path: f.path, sopInstanceUid: f.sopInstanceUid, sopClassUid: f.sopClassUid, state: 'sent', message: r.message, sentAt: at, ...(status !== undefined ? { status } : {}) }
-        : { ...f, state: 'failed', message: r.message, ...(status !== undefined ? { status } : {}), ...(permanent ? { permanent } : {}) };
-    });
-    const sent = files.filter((f) => f.state === 'sent').length;
-    const remaining = files.filter((f) => f.state !== 'sent');
-    const sentNow = sent - (job.files.length - toSend.length);
-    const firstFailure = remaining[0]?.message;
-    const error = remaining.length ? (outcome.error ?? firstFailure ?? 'delivery failed') : null;
-
-    let state: DeliveryJobState;
-    let nextAttemptAt: string | null = null;
-    let event: string;
-    if (this.abort.signal.aborted && remaining.length) {
-      // Interrupted by stop(): not the destination's fault, so not counted.
-      state = 'queued';
-      nextAttemptAt = at;
-      event = 'interrupted';
-    } else if (!remaining.length) {
-      state = 'done';
-      event = 'done';
-    } else if (remaining.every((f) => f.permanent)) {
-      state = 'failed';
-      event = 'failed';
-    } else if (attempt >= this.opts.delivery.maxAttempts) {
-      state = 'dead';
-      event = 'dead';
-    } else {
-      state = 'queued';
-      nextAttemptAt = new Date(now.getTime() + backoffDelayMs(attempt, this.opts.delivery, this.random)).toISOString();
-      event = 'retry-scheduled';
-    }
-    const attempts = event === 'interrupted' ? job.attempts : attempt;
-    const history: DeliveryHistoryEntry[] = [
-      ...job.history,
-      {
-        at,
-        event: event === 'interrupted' ? 'interrupted' : 'attempt',
-        attempt,
-        sent: sentNow,
-        failed: remaining.length,
-        message: remaining.length ? (error ?? '') : `stored ${sentNow} instance(s) in ${Date.now() - started} ms`,
-      },
-    ];
-    if (event === 'retry-scheduled') history.push({ at, event, message: `next attempt at ${nextAttemptAt}` });
-    if (event === 'dead') history.push({ at, event, message: `gave up after ${attempt} attempts` });
-    if (event === 'failed') history.push({ at, event, message: 'permanent failure; retry after fixing the cause' });
+    const next = nextDeliveryState(
+      job,
+      { ...outcome, interrupted: this.abort.signal.aborted, elapsedMs: Date.now() - started },
+      this.opts.delivery,
+      new Date(),
+      this.random,
+    );
+    const log = this.log.child({ jobId: job.id, study: job.studyInstanceUid, destination: job.destination });
     try {
-      this.db
-        .prepare('UPDATE jobs SET state = ?, attempts = ?, next_attempt_at = ?, error = ?, payload_json = ?, result_json = ?, history_json = ?, updated_at = ? WHERE id = ?')
-        .run(
-          state,
-          attempts,
-          nextAttemptAt,
-          error,
-          JSON.stringify({ target: job.target, files } satisfies Payload),
-          JSON.stringify({ sent, failed: remaining.length, total: files.length }),
-          JSON.stringify(history),
-          at,
-          job.id,
-        );
+      if (!this.jobs.update(job.id, 'running', next, new Date().toISOString())) {
+        log.warn('delivery job changed state during its send; outcome not recorded', { attempt: next.attempt });
+        return;
+      }
     } catch (e) {
-      log.error('cannot record delivery outcome', { error: (e as Error).message });
+      log.error('cannot record delivery outcome', { error: errorMessage(e) });
       return;
     }
-    const fields = { attempt, sent, failed: remaining.length, state };
+    const { state, error, nextAttemptAt } = next;
+    const fields = { attempt: next.attempt, sent: next.result.sent, failed: next.result.failed, state };
     if (state === 'done') log.info('delivered', fields);
     else if (state === 'queued') log.warn('delivery attempt failed; will retry', { ...fields, error, nextAttemptAt });
     else log.error('delivery stopped', { ...fields, error });
     const updated = this.get(job.id);
     if (updated) this.emit('job-updated', updated);
+  }
+
+  private async sendSafely(target: DeliveryTarget, files: DeliveryFileState[], credentials: Pick<SendContext, 'authorization'>): Promise<AttemptOutcome> {
+    try {
+      return await this.send(
+        target,
+        files.map((f) => ({ path: this.absolute(f.path), sopInstanceUid: f.sopInstanceUid, sopClassUid: f.sopClassUid })),
+        { signal: this.abort.signal, responseTimeoutSeconds: this.opts.delivery.responseTimeoutSeconds, ...credentials },
+      );
+    } catch (e) {
+      return { error: `sender failed: ${errorMessage(e)}`, results: [] };
+    }
   }
 
   private absolute(p: string): string {
@@ -484,30 +325,8 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   }
 }
 
-function describeTarget(t: DeliveryTarget): string {
-  return t.type === 'dimse' ? `C-STORE to ${t.aeTitle}@${t.host}:${t.port} as ${t.callingAeTitle}` : `STOW-RS to ${t.url}`;
-}
-
-function toJob(row: JobRow): DeliveryJob {
-  const payload = PayloadSchema.parse(JSON.parse(row.payload_json ?? '{}'));
-  const history = z.array(HistoryEntrySchema).catch([]).parse(JSON.parse(row.history_json || '[]'));
-  return {
-    id: row.id,
-    kind: DELIVERY_KIND,
-    state: row.state as DeliveryJobState,
-    studyInstanceUid: row.study_instance_uid,
-    calledAeTitle: row.called_ae_title,
-    parentJobId: row.parent_job_id,
-    destination: row.destination ?? payload.target.key,
-    target: payload.target,
-    files: payload.files,
-    attempts: row.attempts,
-    nextAttemptAt: row.next_attempt_at,
-    error: row.error,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    history,
-  };
+function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -522,38 +341,35 @@ export interface ResultObject {
 }
 
 /**
- * Writes result objects durably (temp file, fsync, rename, directory fsync) to
+ * Writes result objects durably (src/store/durable-write.ts: temp file, fsync, rename, directory fsync) to
  * <dataDir>/results/<StudyInstanceUID>/<SOPInstanceUID>.dcm and returns the entries for `enqueue`
  * (paths relative to dataDir). Writing the same SOP Instance UID again replaces the file.
  */
 export async function writeResultObjects(dataDir: string, studyInstanceUid: string, objects: ResultObject[]): Promise<OutboxFile[]> {
   if (!isValidUid(studyInstanceUid)) throw new Error(`invalid Study Instance UID ${JSON.stringify(studyInstanceUid)}`);
-  const relDir = path.join('results', studyInstanceUid);
-  const dir = path.join(dataDir, relDir);
-  await mkdir(dir, { recursive: true });
-  const out: OutboxFile[] = [];
   for (const o of objects) {
     if (!isValidUid(o.sopInstanceUid) || !isValidUid(o.sopClassUid)) throw new Error(`invalid UID for result object ${JSON.stringify(o.sopInstanceUid)}`);
-    const final = path.join(dir, `${o.sopInstanceUid}.dcm`);
-    const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
-    const fh = await open(tmp, 'w');
-    try {
-      await fh.writeFile(o.data);
-      await fh.sync();
-    } catch (e) {
-      await fh.close();
-      await rm(tmp, { force: true });
-      throw e;
-    }
-    await fh.close();
-    await rename(tmp, final);
-    out.push({ path: path.join(relDir, `${o.sopInstanceUid}.dcm`), sopInstanceUid: o.sopInstanceUid, sopClassUid: o.sopClassUid });
   }
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
-  return out;
+  const relDir = path.join('results', studyInstanceUid);
+  const dir = path.join(dataDir, relDir);
+  const syncer = new DirectorySyncer(true);
+  await ensureDir(dir, syncer);
+  // Concurrent placements into one directory share its fsync (DirectorySyncer's group commit).
+  return Promise.all(
+    objects.map(async (o, i): Promise<OutboxFile> => {
+      const final = path.join(dir, `${o.sopInstanceUid}.dcm`);
+      const tmp = `${final}.tmp-${process.pid}-${Date.now()}-${i}`;
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writeFile(o.data);
+        await placeDurably(tmp, final, syncer, { syncData: true, openFd: fh.fd });
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      } finally {
+        await fh.close();
+      }
+      return { path: path.join(relDir, `${o.sopInstanceUid}.dcm`), sopInstanceUid: o.sopInstanceUid, sopClassUid: o.sopClassUid };
+    }),
+  );
 }

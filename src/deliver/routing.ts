@@ -3,29 +3,14 @@
  * sender" (the calling AE) when that local AE title has replyToSender and the source is known with a port.
  * Resolved once, when results are queued; the resolved target is recorded in the delivery job.
  */
-import type { Destination, LocalAeTitle, Source } from '../config/schema';
+import type { LocalAeTitle, Source } from '../config/schema';
+import type { Destination } from '../core/destination-schemas';
+import { targetFromDestination, type DeliveryTarget } from './destination-types';
+
+export { targetFromDestination, type DeliveryTarget } from './destination-types';
 
 /** The destination column of a reply-to-sender job: 'sender:<AE>' (':' cannot occur in destination names). */
 export const SENDER_PREFIX = 'sender:';
-
-export type DeliveryTarget =
-  | {
-      type: 'dimse';
-      /** Destination name, or 'sender:<AE>' for a reply to the calling AE. */
-      key: string;
-      origin: 'destination' | 'sender';
-      aeTitle: string;
-      host: string;
-      port: number;
-      callingAeTitle: string;
-    }
-  | {
-      type: 'dicomweb';
-      key: string;
-      origin: 'destination';
-      /** Base URL; credentials are never recorded here (they are read from the destination at send time). */
-      url: string;
-    };
 
 export interface RoutingInput {
   calledAeTitle: string;
@@ -44,12 +29,6 @@ export interface Routing {
   targets: DeliveryTarget[];
   /** Routes that were configured but not used, with the reason (for the job log and the operator). */
   skipped: { key: string; reason: string }[];
-}
-
-export function targetFromDestination(d: Destination, calledAeTitle: string): DeliveryTarget {
-  return d.type === 'dimse'
-    ? { type: 'dimse', key: d.name, origin: 'destination', aeTitle: d.aeTitle, host: d.host, port: d.port, callingAeTitle: d.callingAeTitle ?? calledAeTitle }
-    : { type: 'dicomweb', key: d.name, origin: 'destination', url: d.url };
 }
 
 export function resolveRouting(input: RoutingInput, settings: RoutingSettings): Routing {

@@ -4,11 +4,22 @@
  * States: queued -> running -> done | failed | dead; failed/dead -> queued (retry); a failed job with
  * next_attempt_at is claimed again once that time has passed; superseded is terminal (a re-analysis
  * replaced the job, see docs/study-completion.md). Every transition appends an entry to history_json in
- * the same UPDATE, so the history can never disagree with the state.
+ * the same UPDATE, so the history can never disagree with the state. Delivery jobs are written by
+ * DeliveryJobRepository (./delivery-job-repository.ts), which owns their payload and history shape; this
+ * store reads them like any job and marks them superseded with their analysis.
  */
+import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database';
 
 export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'dead', 'superseded'] as const;
+/**
+ * - queued: waiting to be claimed (from next_attempt_at, when set);
+ * - running: claimed by its worker; left so by a crash, it is re-queued at startup (requeueInterrupted);
+ * - done: finished with a result; terminal;
+ * - failed: a retryable failure; claimed again at next_attempt_at when set, else waits for a retry;
+ * - dead: not retryable or out of attempts; waits for a retry by hand;
+ * - superseded: a re-analysis replaced it (superseded_by); terminal.
+ */
 export type JobState = (typeof JOB_STATES)[number];
 
 /** Kinds known today; the store accepts any lowercase kind so other stages can add their own. */
@@ -109,8 +120,20 @@ const APPEND_HISTORY = `history_json = json_insert(history_json, '$[#]',
 export class JobStore {
   private readonly now: () => Date;
 
+  /** Each statement is prepared once, on first use (list and count have one per filter combination, at most 16). */
+  private readonly statements = new Map<string, Statement>();
+
   constructor(private readonly db: Db, opts: { now?: () => Date } = {}) {
     this.now = opts.now ?? (() => new Date());
+  }
+
+  private statement(sql: string): Statement {
+    let st = this.statements.get(sql);
+    if (!st) {
+      st = this.db.prepare(sql);
+      this.statements.set(sql, st);
+    }
+    return st;
   }
 
   /** Inserts a queued job of any kind. */
@@ -118,8 +141,8 @@ export class JobStore {
     if (!/^[a-z][a-z0-9-]*$/.test(input.kind)) throw new Error(`invalid job kind ${JSON.stringify(input.kind)}`);
     const at = this.stamp();
     const history: JobHistoryEntry[] = [{ at, from: null, to: 'queued', ...(input.note ? { note: input.note } : {}) }];
-    const r = this.db
-      .prepare(
+    const r = this
+      .statement(
         `INSERT INTO jobs (kind, state, study_instance_uid, called_ae_title, generation, parent_job_id, destination,
                            payload_json, next_attempt_at, created_at, updated_at, history_json)
          VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -150,16 +173,16 @@ export class JobStore {
 
   /** The analysis job of one study generation, if any. */
   findAnalysisJob(studyInstanceUid: string, calledAeTitle: string, generation: number): Job | undefined {
-    const row = this.db
-      .prepare(`SELECT * FROM jobs WHERE kind = 'analysis' AND study_instance_uid = ? AND called_ae_title = ? AND generation = ?`)
+    const row = this
+      .statement(`SELECT * FROM jobs WHERE kind = 'analysis' AND study_instance_uid = ? AND called_ae_title = ? AND generation = ?`)
       .get(studyInstanceUid, calledAeTitle, generation) as JobRow | undefined;
     return row && toJob(row);
   }
 
   /** The newest analysis job of an earlier generation than `generation` (the parent of a re-analysis). */
   findPreviousAnalysisJob(studyInstanceUid: string, calledAeTitle: string, generation: number): Job | undefined {
-    const row = this.db
-      .prepare(
+    const row = this
+      .statement(
         `SELECT * FROM jobs WHERE kind = 'analysis' AND study_instance_uid = ? AND called_ae_title = ? AND generation < ?
          ORDER BY generation DESC LIMIT 1`,
       )
@@ -168,21 +191,26 @@ export class JobStore {
   }
 
   get(id: number): Job | undefined {
-    const row = this.db.prepare('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
+    const row = this.statement('SELECT * FROM jobs WHERE id = ?').get(id) as JobRow | undefined;
     return row && toJob(row);
   }
 
   list(filter: JobFilter = {}): Job[] {
     const { where, params } = whereOf(filter);
-    const rows = this.db
-      .prepare(`SELECT * FROM jobs ${where} ORDER BY id DESC LIMIT ? OFFSET ?`)
+    const rows = this
+      .statement(`SELECT * FROM jobs ${where} ORDER BY id DESC LIMIT ? OFFSET ?`)
       .all(...params, filter.limit ?? 100, filter.offset ?? 0) as JobRow[];
     return rows.map(toJob);
   }
 
   count(filter: JobFilter = {}): number {
     const { where, params } = whereOf(filter);
-    return (this.db.prepare(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n;
+    return (this.statement(`SELECT count(*) AS n FROM jobs ${where}`).get(...params) as { n: number }).n;
+  }
+
+  /** How many jobs there are of each kind in each state (for metrics). */
+  countByKindAndState(): { kind: string; state: string; n: number }[] {
+    return this.statement('SELECT kind, state, COUNT(*) AS n FROM jobs GROUP BY kind, state').all() as { kind: string; state: string; n: number }[];
   }
 
   /**
@@ -191,8 +219,8 @@ export class JobStore {
    */
   claimNext(kind: JobKind): Job | undefined {
     const at = this.stamp();
-    const row = this.db
-      .prepare(
+    const row = this
+      .statement(
         `UPDATE jobs SET state = 'running', attempts = attempts + 1, updated_at = @at, next_attempt_at = NULL, ${APPEND_HISTORY}
          WHERE id = (SELECT id FROM jobs
                      WHERE kind = @kind
@@ -211,8 +239,8 @@ export class JobStore {
    */
   complete(id: number, result: unknown): Job | undefined {
     const at = this.stamp();
-    const r = this.db
-      .prepare(
+    const r = this
+      .statement(
         `UPDATE jobs SET state = @to, result_json = @result, error = NULL, updated_at = @at, ${APPEND_HISTORY}
          WHERE id = @id AND state = 'running'`,
       )
@@ -232,8 +260,8 @@ export class JobStore {
     const to: JobState = this.endState(id, retryable && !exhausted ? 'failed' : 'dead');
     const at = this.stamp();
     const nextAttemptAt = to === 'failed' && opts.retryAt ? opts.retryAt.toISOString() : null;
-    this.db
-      .prepare(
+    this
+      .statement(
         `UPDATE jobs SET state = @to, error = @error, next_attempt_at = @next, updated_at = @at, ${APPEND_HISTORY}
          WHERE id = @id AND state = 'running'`,
       )
@@ -247,8 +275,8 @@ export class JobStore {
     if (!job) return { ok: false, reason: 'not-found' };
     if (!RETRYABLE_STATES.includes(job.state)) return { ok: false, reason: 'not-retryable', state: job.state };
     const at = this.stamp();
-    const r = this.db
-      .prepare(
+    const r = this
+      .statement(
         `UPDATE jobs SET state = 'queued', next_attempt_at = NULL, updated_at = @at, ${APPEND_HISTORY}
          WHERE id = @id AND state IN ('failed', 'dead')`,
       )
@@ -263,8 +291,8 @@ export class JobStore {
    */
   requeueInterrupted(kind = 'analysis'): number[] {
     const at = this.stamp();
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .statement(
         `UPDATE jobs SET state = CASE WHEN superseded_by IS NULL THEN 'queued' ELSE 'superseded' END,
                          updated_at = @at,
                          history_json = json_insert(history_json, '$[#]', json_object('at', @at, 'from', state,
@@ -285,21 +313,21 @@ export class JobStore {
   supersedeEarlierAnalyses(studyInstanceUid: string, calledAeTitle: string, generation: number, byJobId: number): number[] {
     const at = this.stamp();
     const note = `superseded by job ${byJobId}`;
-    const olds = this.db
-      .prepare(
+    const olds = this
+      .statement(
         `SELECT id FROM jobs WHERE kind = 'analysis' AND study_instance_uid = ? AND called_ae_title = ? AND generation < ?
            AND superseded_by IS NULL`,
       )
       .all(studyInstanceUid, calledAeTitle, generation) as { id: number }[];
     const touched: number[] = [];
-    const mark = this.db.prepare(
+    const mark = this.statement(
       `UPDATE jobs SET superseded_by = @by, updated_at = @at,
          state = CASE WHEN state = 'running' THEN state ELSE 'superseded' END,
          history_json = CASE WHEN state = 'running' THEN history_json
            ELSE json_insert(history_json, '$[#]', json_object('at', @at, 'from', state, 'to', 'superseded', 'note', @note)) END
        WHERE id = @id`,
     );
-    const children = this.db.prepare(
+    const children = this.statement(
       `SELECT id FROM jobs WHERE parent_job_id = ? AND kind <> 'analysis' AND state IN ('queued', 'failed', 'dead', 'running')
          AND superseded_by IS NULL`,
     );
@@ -315,7 +343,7 @@ export class JobStore {
   }
 
   private endState(id: number, normal: JobState): JobState {
-    const row = this.db.prepare('SELECT superseded_by FROM jobs WHERE id = ?').get(id) as { superseded_by: number | null } | undefined;
+    const row = this.statement('SELECT superseded_by FROM jobs WHERE id = ?').get(id) as { superseded_by: number | null } | undefined;
     return row && row.superseded_by !== null ? 'superseded' : normal;
   }
 

@@ -5,14 +5,8 @@
  */
 import type { z } from 'zod';
 import type { Db } from './database';
-import {
-  DestinationSchema,
-  LocalAeTitleSchema,
-  SourceSchema,
-  type Destination,
-  type LocalAeTitle,
-  type Source,
-} from '../config/schema';
+import { LocalAeTitleSchema, SourceSchema, type LocalAeTitle, type Source } from '../config/schema';
+import { DestinationSchema, type Destination } from '../core/destination-schemas';
 
 interface TableSpec<T> {
   table: 'ae_titles' | 'sources' | 'destinations';

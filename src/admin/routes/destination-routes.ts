@@ -4,21 +4,14 @@
  * The authorization secret of a DICOMweb destination is never returned, only whether one is set.
  */
 import { Router } from 'express';
-import { DestinationSchema, type Destination } from '../../config/schema';
+import { DestinationSchema, type Destination } from '../../core/destination-schemas';
 import type { SettingsRepository } from '../../store/settings-repository';
-import { echoDestination } from '../../deliver/echo';
+import { echoDestination, keptOnUpdate, publicDestination } from '../../deliver/destination-types';
 import { badRequest, conflict, notFound } from '../http-error';
 
 export interface DestinationRoutesOptions {
   /** Seconds to wait for a C-ECHO or HTTP check. */
   echoTimeoutSeconds: number;
-}
-
-/** What the API shows of a destination: everything but the secret. */
-export function publicDestination(d: Destination): Record<string, unknown> {
-  if (d.type !== 'dicomweb') return d;
-  const { authorization, ...rest } = d;
-  return { ...rest, hasAuthorization: authorization !== undefined && authorization !== '' };
 }
 
 export function destinationRoutes(settings: SettingsRepository, opts: DestinationRoutesOptions): Router {
@@ -40,12 +33,7 @@ export function destinationRoutes(settings: SettingsRepository, opts: Destinatio
     if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
     const existing = settings.destinations.get(req.params.name);
     // A PUT without the secret keeps the stored one (the API never shows it, so clients cannot echo it back).
-    const keepSecret = existing?.type === 'dicomweb' && body.type === 'dicomweb' && !('authorization' in body) && existing.authorization !== undefined;
-    const v = DestinationSchema.parse({
-      ...body,
-      name: body.name ?? req.params.name,
-      ...(keepSecret && existing?.type === 'dicomweb' ? { authorization: existing.authorization } : {}),
-    });
+    const v = DestinationSchema.parse({ ...body, name: body.name ?? req.params.name, ...(existing ? keptOnUpdate(existing, body) : {}) });
     if (v.name !== req.params.name) throw badRequest('name in the body differs from the path');
     res.status(existing ? 200 : 201).json(publicDestination(settings.destinations.put(v)));
   });
