@@ -215,7 +215,7 @@ export async function retrieveByWado(source: DicomWebSource, studyInstanceUid: s
   const maxBytes = opts.maxBytes ?? 8 * 1024 ** 3;
   try {
     await parseMultipart(
-      res.body as unknown as AsyncIterable<Buffer>,
+      asBuffers(res.body as unknown as AsyncIterable<Uint8Array>),
       ct.params.boundary,
       {
         part(headers) {
@@ -290,6 +290,14 @@ function settleRetrieve(
   const partial = failedOps > 0 || category === 'warning' ? `${failedOps} sub-operation(s) failed (${statusText})` : undefined;
   const notes = [partial, note].filter(Boolean).join('; ');
   return { ok: true, sopInstanceUids: held, method, ...(notes ? { note: notes } : {}) };
+}
+
+/**
+ * fetch's body yields Uint8Array chunks; parseMultipart needs Buffers (on a Uint8Array, indexOf looks for
+ * one byte, not a sequence, and a boundary split across chunks was missed: one part of 150 was lost).
+ */
+async function* asBuffers(body: AsyncIterable<Uint8Array>): AsyncIterable<Buffer> {
+  for await (const chunk of body) yield Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 async function removeQuietly(p: string): Promise<void> {

@@ -40,7 +40,10 @@ describe('prior retrieval from Orthanc (C-FIND/C-MOVE/C-GET, QIDO-RS/WADO-RS)', 
     assert.ok(preRec.StudyDate < postRec.StudyDate, 'the synthetic pre study is the earlier one');
     orthanc = await startOrthanc({ aeTitle: 'ORTHANC' });
     let firstId = '';
-    for (const f of await patient.files({ study: 'pre' })) firstId ||= (await orthancUpload(orthanc, readFileSync(f))).ID;
+    for (const f of await patient.files({ study: 'pre' })) {
+      const up = await orthancUpload(orthanc, readFileSync(f));
+      firstId ||= up.ID;
+    }
     const tags = await orthancGetTags(orthanc, firstId);
     pre = { uid: preRec.StudyInstanceUID, date: preRec.StudyDate, sops: (await orthancListInstances(orthanc, preRec.StudyInstanceUID)).map((i) => i.sopInstanceUid).sort() };
     assert.ok(pre.sops.length > 10, 'Orthanc holds the pre-treatment study');
