@@ -39,6 +39,8 @@ export interface DimseExchange {
   error?: string;
   /** True when the peer could not be reached at all (refused, rejected, no answer): retry may help. */
   unreachable: boolean;
+  /** True when the peer sent an A-ABORT (Orthanc does so for a C-FIND/C-MOVE/C-GET from an AE it does not know). */
+  aborted?: boolean;
 }
 
 export function exchange(target: DimseTarget, request: AnyRequest, opts: DimseExchangeOptions): Promise<DimseExchange> {
@@ -107,6 +109,15 @@ export function exchange(target: DimseTarget, request: AnyRequest, opts: DimseEx
         connectTimeout: responseMs,
         associationTimeout: responseMs,
         pduTimeout: responseMs,
+      });
+      // dcmjs-dimse 0.3.3's Client does not pass a peer's A-ABORT on (no event, socket left open until the
+      // PDU timeout): listen on its network directly and end the exchange at once.
+      const network = (client as unknown as { network?: { on(ev: 'abort', l: (e: { source?: number; reason?: number }) => void): void; socket?: { destroy(): void } } }).network;
+      network?.on('abort', (e) => {
+        out.aborted = true;
+        out.error ??= `the PACS aborted the association (A-ABORT source ${e?.source ?? '?'}, reason ${e?.reason ?? '?'}); a PACS that does not know our AE title ${target.callingAeTitle} does this`;
+        network.socket?.destroy();
+        finish();
       });
       opts.onClient?.(client);
       armWatchdog();

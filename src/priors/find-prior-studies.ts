@@ -48,7 +48,7 @@ export async function findPriorStudiesDimse(target: DimseTarget, current: Curren
   if (!ex.associated) {
     return priorFailure('pacs-unreachable', `the PACS ${target.calledAeTitle} at ${target.host}:${target.port} could not be reached (${ex.error ?? 'no association'})`, true);
   }
-  if (!ex.final) return priorFailure('query-failed', `the PACS ${target.calledAeTitle} did not complete the C-FIND (${ex.error ?? 'no final response'})`, true);
+  if (!ex.final) return priorFailure('query-failed', `the PACS ${target.calledAeTitle} did not complete the C-FIND (${ex.error ?? 'no final response'})`, !ex.aborted);
   const cat = statusCategory(ex.final.getStatus());
   if (cat !== 'success') return priorFailure('query-failed', `the PACS ${target.calledAeTitle} answered the C-FIND with ${describeStatus(ex.final)}`);
   const matches: StudyMatch[] = [];

@@ -49,7 +49,7 @@ export async function retrieveByCMove(
   const request = CMoveRequest.createStudyMoveRequest(moveDestinationAeTitle, studyInstanceUid);
   const ex = await exchange(target, request, { responseTimeoutSeconds: opts.responseTimeoutSeconds, ...(opts.signal ? { signal: opts.signal } : {}) });
   if (!ex.associated) return priorFailure('pacs-unreachable', `the PACS ${target.calledAeTitle} at ${target.host}:${target.port} could not be reached for the C-MOVE (${ex.error ?? 'no association'})`, true);
-  if (!ex.final) return priorFailure('retrieval-failed', `the PACS ${target.calledAeTitle} did not complete the C-MOVE of the prior study (${ex.error ?? 'no final response'})`, true);
+  if (!ex.final) return priorFailure('retrieval-failed', `the PACS ${target.calledAeTitle} did not complete the C-MOVE of the prior study (${ex.error ?? 'no final response'})`, !ex.aborted);
   const status = ex.final.getStatus();
   const counts = subOperations(ex.final);
   if (status === Status.MoveDestinationUnknown) {
@@ -72,7 +72,7 @@ export async function retrieveByCGet(target: DimseTarget, studyInstanceUid: stri
   });
   await Promise.allSettled([...inFlight]);
   if (!ex.associated) return priorFailure('pacs-unreachable', `the PACS ${target.calledAeTitle} at ${target.host}:${target.port} could not be reached for the C-GET (${ex.error ?? 'no association'})`, true);
-  if (!ex.final) return priorFailure('retrieval-failed', `the PACS ${target.calledAeTitle} did not complete the C-GET of the prior study (${ex.error ?? 'no final response'})`, true);
+  if (!ex.final) return priorFailure('retrieval-failed', `the PACS ${target.calledAeTitle} did not complete the C-GET of the prior study (${ex.error ?? 'no final response'})`, !ex.aborted);
   const note = refused.length ? `${refused.length} instance(s) not stored: ${refused.slice(0, 3).join('; ')}` : undefined;
   return settleRetrieve(store, studyInstanceUid, 'c-get', statusCategory(ex.final.getStatus()), describeStatus(ex.final), subOperations(ex.final), note);
 }

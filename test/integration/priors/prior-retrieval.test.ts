@@ -176,6 +176,22 @@ describe('prior retrieval from Orthanc (C-FIND/C-MOVE/C-GET, QIDO-RS/WADO-RS)', 
     assert.equal(store.listStudyInstances(pre.uid).length, 0, 'nothing of the other patient was fetched');
   });
 
+  it('the PACS does not know the node: a query from an unknown AE title, a C-MOVE to an unknown destination', async () => {
+    const store = await freshStore();
+    // Orthanc 1.10 answers a C-FIND from an AE title missing from its DicomModalities with an A-ABORT.
+    const stranger = retrieval(store, [{ ...dimseSource(), callingAeTitle: 'STRANGER' } as PriorSource]);
+    const t0 = Date.now();
+    const q = await stranger.start({ ...post, StudyInstanceUID: `${post.StudyInstanceUID}.u` }, { from: ['pacs'], lookbackDays: 1825 });
+    assert.ok(!q.ok && q.reason === 'query-failed', JSON.stringify(q));
+    assert.match(q.message, /aborted the association.*does not know our AE title STRANGER/);
+    assert.ok(Date.now() - t0 < 10_000, 'the A-ABORT ends the exchange at once, not at the response timeout');
+    // Known as a caller (NPCAI), but asked to move to an AE title it has no modality for.
+    const mover = retrieval(store, [{ ...dimseSource('c-move'), callingAeTitle: 'NPCAI' } as PriorSource]);
+    const m = await mover.start({ ...post, StudyInstanceUID: `${post.StudyInstanceUID}.m`, calledAeTitle: 'NOBODY' }, { from: ['pacs'], lookbackDays: 1825 });
+    assert.ok(!m.ok && m.reason === 'retrieval-failed', JSON.stringify(m));
+    assert.equal(store.listStudyInstances(pre.uid).length, 0);
+  });
+
   it('the PACS down: pacs-unreachable after the retries, over DIMSE and DICOMweb; whenReady times out first when asked to', async () => {
     const store = await freshStore();
     await orthanc.stop();
