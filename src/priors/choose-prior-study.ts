@@ -49,7 +49,7 @@ export function choosePriorStudy(current: CurrentStudy, matches: readonly StudyM
     return {
       ok: false,
       reason: 'patient-mismatch',
-      message: `the PACS holds ${otherPatients} MR ${otherPatients === 1 ? 'study' : 'studies'} under this PatientID that belong to another patient (issuer, birth date or sex differ); none was used`,
+      message: `the PACS holds ${otherPatients} MR ${otherPatients === 1 ? 'study that belongs' : 'studies that belong'} under this PatientID to another patient (issuer, birth date or sex differ); none was used`,
     };
   }
   if (samePatient.length > 0) {

@@ -55,7 +55,12 @@ export async function retrieveByCMove(
   if (status === Status.MoveDestinationUnknown) {
     return priorFailure('retrieval-failed', `the PACS ${target.calledAeTitle} does not know the node's AE title ${moveDestinationAeTitle} as a C-MOVE destination (register the node there)`);
   }
-  return settleRetrieve(store, studyInstanceUid, 'c-move', statusCategory(status), describeStatus(ex.final), counts);
+  // Orthanc 1.10 answers 0xC000 (not 0xA801) when the destination is unknown or cannot be reached.
+  const hint =
+    statusCategory(status) === 'failure' && !counts.completed
+      ? `the PACS may not know the node's AE title ${moveDestinationAeTitle} as a C-MOVE destination (AE title, host, port of the node's DIMSE listener) or could not connect to it`
+      : undefined;
+  return settleRetrieve(store, studyInstanceUid, 'c-move', statusCategory(status), describeStatus(ex.final), counts, hint);
 }
 
 /** C-GET; the C-STORE sub-operations are stored through `store` with `prior: true`. */
