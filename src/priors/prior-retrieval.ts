@@ -198,7 +198,7 @@ export class PriorRetrieval extends EventEmitter {
     if (already.length > 0 && match.NumberOfStudyRelatedInstances !== undefined && already.length >= match.NumberOfStudyRelatedInstances) {
       return this.success(match, choice.relation, source.name, 'already-stored', already);
     }
-    const retrieveOpts = { ...common, ...(limits.maxInstances !== undefined ? { maxInstances: limits.maxInstances } : {}), ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}) };
+    const retrieveOpts = { ...common, localAeTitle: current.calledAeTitle, ...(limits.maxInstances !== undefined ? { maxInstances: limits.maxInstances } : {}), ...(limits.maxBytes !== undefined ? { maxBytes: limits.maxBytes } : {}) };
     const got = await this.withRetries(limits, signal, (): Promise<RetrieveOutcome> => {
       if (source.type === 'dicomweb') return retrieveByWado(source, match.StudyInstanceUID, this.deps.store, retrieveOpts);
       if ((source.retrieve ?? 'c-move') === 'c-get') return retrieveByCGet(dimse!, match.StudyInstanceUID, this.deps.store, retrieveOpts);

@@ -25,6 +25,9 @@ import { assertHttpUrl, causeText, timeoutSignal, type DicomWebSource } from './
 import { errorText, priorFailure, type PriorOutcome } from './prior-types';
 
 const { CMoveRequest, CGetRequest } = requests;
+
+/** The calling AE title recorded for instances retrieved with WADO-RS (as STOW-RS records 'STOW-RS'). */
+export const WADO_CALLING_AE_TITLE = 'WADO-RS';
 const { CStoreResponse } = responses;
 
 export type RetrieveOutcome = { ok: true; sopInstanceUids: string[]; method: 'c-move' | 'c-get' | 'wado-rs'; note?: string } | (PriorOutcome & { ok: false });
@@ -36,6 +39,8 @@ export interface RetrieveOptions {
   maxInstances?: number;
   /** Most bytes of a WADO-RS response / of one C-GET instance. */
   maxBytes?: number;
+  /** The local AE title the instances are filed under (the current study's; default: C-GET's calling AE title, 'NPCAI' for WADO-RS). */
+  localAeTitle?: string;
 }
 
 /** C-MOVE to `moveDestinationAeTitle` (the node's own AE title). */
@@ -152,7 +157,7 @@ function installCGetStoreHandling(client: Client, target: DimseTarget, store: In
       }
       const outcome = await store.ingestFile(
         writer.path,
-        { calledAeTitle: target.callingAeTitle, callingAeTitle: target.calledAeTitle, via: 'dimse', prior: true },
+        { calledAeTitle: opts.localAeTitle ?? target.callingAeTitle, callingAeTitle: target.calledAeTitle, via: 'dimse', prior: true },
         {
           sha256: writer.sha256,
           size: writer.size,
@@ -253,7 +258,7 @@ export async function retrieveByWado(source: DicomWebSource, studyInstanceUid: s
     const bytes = writer.contents();
     const outcome = await store.ingestFile(
       writer.path,
-      { calledAeTitle: 'WADO-RS', callingAeTitle: 'WADO-RS', via: 'stow', prior: true },
+      { calledAeTitle: opts.localAeTitle ?? 'NPCAI', callingAeTitle: WADO_CALLING_AE_TITLE, via: 'stow', prior: true },
       { sha256: writer.sha256, size: writer.size, ...(bytes ? { bytes } : {}), dataSynced: true, expectedStudyInstanceUid: studyInstanceUid },
     );
     if (!outcome.ok) refused.push(outcome.reason);

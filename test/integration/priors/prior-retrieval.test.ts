@@ -100,6 +100,7 @@ describe('prior retrieval from Orthanc (C-FIND/C-MOVE/C-GET, QIDO-RS/WADO-RS)', 
     assert.deepEqual([...o.study.sopInstanceUids].sort(), pre.sops, 'the outcome names every instance of the prior');
     const held = store.listStudyInstances(pre.uid).map((i) => i.sopInstanceUid).sort();
     assert.deepEqual(held, pre.sops, 'every instance of the prior is in the store');
+    assert.ok(store.listStudyInstances(pre.uid).every((i) => i.calledAeTitle === 'NPCAI'), 'filed under the local AE title of the study it is the prior of');
   }
 
   it('C-FIND + C-MOVE: the PACS sends the prior to the node\'s own AE title, through its DIMSE listener', async () => {
