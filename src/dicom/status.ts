@@ -26,6 +26,14 @@ export const Status = {
   DuplicateWithDifferentContent: 0xa9ff,
   /** STOW-RS failure reason: referenced transfer syntax not supported (PS3.18 / PS3.4 Annex B). */
   TransferSyntaxNotSupported: 0xc122,
+  /** Query/Retrieve: Pending, matches are continuing (PS3.4 C.4.1.1.4, C.4.2.1.5, C.4.3.1.4). */
+  Pending: 0xff00,
+  /** Query/Retrieve C-FIND: Pending, some optional keys were not supported (PS3.4 C.4.1.1.4). */
+  PendingOptionalKeysNotSupported: 0xff01,
+  /** Query/Retrieve C-MOVE: Refused, move destination unknown (PS3.4 C.4.2.1.5). */
+  MoveDestinationUnknown: 0xa801,
+  /** Query/Retrieve C-FIND/C-MOVE/C-GET: Cancel (PS3.4 C.4). */
+  Cancel: 0xfe00,
 } as const;
 export type StatusCode = (typeof Status)[keyof typeof Status];
 

@@ -38,6 +38,7 @@ export const SopClass = {
   Comprehensive3dSr: '1.2.840.10008.5.1.4.1.1.88.34',
   StudyRootQueryRetrieveFind: '1.2.840.10008.5.1.4.1.2.2.1',
   StudyRootQueryRetrieveMove: '1.2.840.10008.5.1.4.1.2.2.2',
+  StudyRootQueryRetrieveGet: '1.2.840.10008.5.1.4.1.2.2.3',
 } as const;
 
 /** Storage SOP classes the receiver accepts. */

@@ -26,6 +26,8 @@ export interface IngestContext {
   callingAeTitle: string;
   via: 'dimse' | 'stow';
   remoteAddress?: string;
+  /** Retrieved by the priors stage (C-GET, WADO-RS) as a patient's other study: passed on in 'stored'. */
+  prior?: boolean;
 }
 
 export interface IngestOptions {
@@ -255,7 +257,7 @@ export class InstanceStore extends EventEmitter {
         if (same) {
           await fsp.rm(tempPath, { force: true });
           const instance = toStoredInstance(existing, this.opts.dataDir);
-          this.notifyAfter({ instance, duplicate: true, via: ctx.via }, opts.deferNotify);
+          this.notifyAfter({ instance, duplicate: true, via: ctx.via, ...(ctx.prior ? { prior: true } : {}) }, opts.deferNotify);
           return { ok: true as const, instance, duplicate: true };
         }
         if (this.opts.conflictPolicy === 'reject') {
@@ -272,7 +274,7 @@ export class InstanceStore extends EventEmitter {
       const row = this.rowOf(header, v.transferSyntaxUid, finalPath, size, sha256, ctx, new Date().toISOString());
       await this.indexRow(row);
       const instance = toStoredInstance(row, this.opts.dataDir);
-      this.notifyAfter({ instance, duplicate: false, via: ctx.via }, opts.deferNotify);
+      this.notifyAfter({ instance, duplicate: false, via: ctx.via, ...(ctx.prior ? { prior: true } : {}) }, opts.deferNotify);
       return { ok: true as const, instance, duplicate: false };
     });
   }

@@ -77,4 +77,10 @@ export interface InstanceStoredEvent {
   /** True when an identical instance was already stored (nothing changed on disk). */
   duplicate: boolean;
   via: 'dimse' | 'stow';
+  /**
+   * True when the priors stage retrieved it (C-GET, WADO-RS) as a patient's other study: the assembler
+   * records it but starts no analysis of its own. (C-MOVE arrivals come through the DIMSE listener
+   * unflagged; PriorRetrieval.isPriorStudy tells those apart.)
+   */
+  prior?: boolean;
 }
