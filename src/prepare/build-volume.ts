@@ -15,7 +15,7 @@
  *   slice, SpacingBetweenSlices or else SliceThickness.
  */
 import type { StoredInstance } from '../store/instance-types';
-import type { ImageRef } from '../analyses/types';
+import type { ImageRef } from '../core/image-ref';
 import type { Slice, Volume } from './volume-types';
 import { WorkerPool } from './decode-pool';
 import { UnusableImageError, type DecodedFrame, type DecodedInstance } from './read-frames';
