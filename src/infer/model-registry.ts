@@ -5,14 +5,14 @@
  * warm. Any problem stops startup with a ModelRegistryError listing every issue by model; a bad model is
  * never discovered mid-study. An empty or missing models directory is allowed (no analyses can run).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionProvider } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import { ModelManifestSchema, checkManifest, isDynamicDim, type Dim, type ModelManifest, type ModelTask } from './manifest';
 import { createModelSession, type ModelSession } from './session-pool';
+import { sha256File } from '../util/sha256-file';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';
@@ -241,14 +241,4 @@ function checkEnsembles(manifests: ModelManifest[]): RegistryIssue[] {
     }
   }
   return issues;
-}
-
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }

@@ -20,6 +20,7 @@ import { invalid, validateInstance, type InvalidInstance } from './instance-vali
 import { DirectorySyncer, placeDurably } from './durable-write';
 import { FreeSpaceMonitor } from './free-space';
 import { SpoolWriter } from './spool-writer';
+import { sha256File } from '../util/sha256-file';
 
 export interface IngestContext {
   calledAeTitle: string;
@@ -156,7 +157,7 @@ export class InstanceStore extends EventEmitter {
         this.opts.logger.warn('stored file failed validation at recovery; left unindexed', { file: path.relative(this.opts.dataDir, full), reason: v.reason });
         return false;
       }
-      const sourceAe = sourceAeTitle(src.source) ?? 'UNKNOWN';
+      const sourceAe = readFileMeta(src.source).sourceApplicationEntityTitle ?? 'UNKNOWN';
       const stat = await fsp.stat(full);
       await this.indexRow(this.rowOf(v.header, v.transferSyntaxUid, full, stat.size, await sha256File(full), { calledAeTitle, callingAeTitle: sourceAe, via: 'dimse' }, stat.mtime.toISOString()));
       return true;
@@ -459,17 +460,6 @@ export async function openSource(file: string): Promise<{ source: ByteSource; cl
   return { source, close: () => closeSync(fd) };
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
-}
-
 /** sha256 of the data set part of a Part 10 file (after the File Meta Information): what the sender sent. */
 export async function datasetDigest(file: string): Promise<string> {
   const src = await openSource(file);
@@ -487,20 +477,4 @@ export async function datasetDigest(file: string): Promise<string> {
     await fh.close().catch(() => undefined);
   }
   return h.digest('hex');
-}
-
-/** (0002,0016) Source Application Entity Title from the file meta, when present. */
-function sourceAeTitle(src: ByteSource): string | undefined {
-  let pos = 132;
-  while (pos + 8 <= src.length) {
-    const h = src.read(pos, 8);
-    if (h.readUInt16LE(0) !== 0x0002) return undefined;
-    const vr = h.toString('latin1', 4, 6);
-    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
-    const len = long ? src.read(pos + 8, 4).readUInt32LE(0) : h.readUInt16LE(6);
-    const off = pos + (long ? 12 : 8);
-    if (h.readUInt16LE(2) === 0x0016) return src.read(off, len).toString('latin1').trim() || undefined;
-    pos = off + len;
-  }
-  return undefined;
 }
