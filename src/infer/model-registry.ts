@@ -13,6 +13,7 @@ import type { Logger } from '../logging/logger';
 import { ModelManifestSchema, checkManifest, isDynamicDim, type Dim, type ModelManifest, type ModelTask } from './manifest';
 import { createModelSession, type ModelSession } from './session-pool';
 import { sha256File } from '../util/sha256-file';
+import { errorMessage } from '../util/error-message';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';
@@ -151,7 +152,7 @@ async function loadOne(
   try {
     raw = JSON.parse(await readFile(path.join(modelDir, MANIFEST_FILE), 'utf8'));
   } catch (e) {
-    add(`${MANIFEST_FILE} is not valid JSON (${(e as Error).message})`);
+    add(`${MANIFEST_FILE} is not valid JSON (${errorMessage(e)})`);
     return undefined;
   }
   const parsed = ModelManifestSchema.safeParse(raw);
@@ -178,7 +179,7 @@ async function loadOne(
   try {
     session = await createModelSession(manifest.id, file, opts.executionProviders, logger);
   } catch (e) {
-    add(`cannot create a session: ${(e as Error).message}`);
+    add(`cannot create a session: ${errorMessage(e)}`);
     return undefined;
   }
   for (const p of checkSessionAgainstManifest(session, manifest)) add(p);

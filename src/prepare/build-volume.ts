@@ -22,6 +22,7 @@ import { UnusableImageError, type DecodedFrame, type DecodedInstance } from './r
 import { resizeBilinear } from './steps/bilinear';
 import { cross, dot, normalize, type Vec3 } from '../select/orientation';
 import { mostCommon } from '../util/most-common';
+import { errorMessage } from '../util/error-message';
 
 export interface BuildVolumeOptions {
   /** The node's preparation pool; when absent a temporary one is made and closed. */
@@ -157,6 +158,6 @@ export async function tryBuildVolume(
   try {
     return { ok: true, volume: await buildVolume(inputs, role, options) };
   } catch (e) {
-    return { ok: false, reason: `the ${role} series could not be read: ${(e as Error).message}` };
+    return { ok: false, reason: `the ${role} series could not be read: ${errorMessage(e)}` };
   }
 }

@@ -21,6 +21,7 @@ import { DirectorySyncer, placeDurably } from './durable-write';
 import { FreeSpaceMonitor } from './free-space';
 import { SpoolWriter } from './spool-writer';
 import { sha256File } from '../util/sha256-file';
+import { errorMessage } from '../util/error-message';
 
 export interface IngestContext {
   calledAeTitle: string;
@@ -216,7 +217,7 @@ export class InstanceStore extends EventEmitter {
       return outcome;
     } catch (err) {
       await fsp.rm(tempPath, { force: true }).catch(() => undefined);
-      this.opts.logger.error('ingest failed', { error: String((err as Error)?.message ?? err), via: ctx.via, callingAeTitle: ctx.callingAeTitle });
+      this.opts.logger.error('ingest failed', { error: errorMessage(err), via: ctx.via, callingAeTitle: ctx.callingAeTitle });
       const code = (err as NodeJS.ErrnoException)?.code;
       if (code === 'ENOSPC' || code === 'EDQUOT') return invalid(Status.OutOfResources, 'storage full', 507);
       return invalid(Status.ProcessingFailure, 'internal error while storing', 500);
