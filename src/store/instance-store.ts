@@ -18,7 +18,7 @@ import { Status } from '../dicom/status';
 import { TransferSyntax, isValidUid } from '../dicom/uids';
 import { invalid, validateInstance, type InvalidInstance } from './instance-validation';
 import { DirectorySyncer, placeDurably } from './durable-write';
-import { FreeSpaceMonitor } from './free-space';
+import { FreeSpaceMonitor, isStorageFull } from './free-space';
 import { SpoolWriter } from './spool-writer';
 import { sha256File } from '../util/sha256-file';
 import { errorMessage } from '../util/error-message';
@@ -218,8 +218,7 @@ export class InstanceStore extends EventEmitter {
     } catch (err) {
       await fsp.rm(tempPath, { force: true }).catch(() => undefined);
       this.opts.logger.error('ingest failed', { error: errorMessage(err), via: ctx.via, callingAeTitle: ctx.callingAeTitle });
-      const code = (err as NodeJS.ErrnoException)?.code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') return invalid(Status.OutOfResources, 'storage full', 507);
+      if (isStorageFull(err)) return invalid(Status.OutOfResources, 'storage full', 507);
       return invalid(Status.ProcessingFailure, 'internal error while storing', 500);
     }
   }
