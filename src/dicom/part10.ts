@@ -57,7 +57,7 @@ export function readFileMeta(src: ByteSource): FileMeta {
 }
 
 function element(group: number, elem: number, vr: string, value: Buffer): Buffer {
-  const long = vr === 'OB';
+  const long = hasLongLength(vr);
   const header = Buffer.alloc(long ? 12 : 8);
   header.writeUInt16LE(group, 0);
   header.writeUInt16LE(elem, 2);
