@@ -1,6 +1,7 @@
 /** Entry point of `npm start`: load config (refusing to start on any problem), start the node, stop on signals. */
 import { loadConfig, ConfigError } from './config/load';
 import { startNode } from './node';
+import { errorMessage } from './util/error-message';
 
 async function main(): Promise<void> {
   let config;
@@ -37,6 +38,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`npc-ai-node failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`npc-ai-node failed to start: ${errorMessage(err)}\n`);
   process.exit(1);
 });

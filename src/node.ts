@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Router } from 'express';
 import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
+import { routeDimseLibraryLog } from './logging/dimse-library-log';
 import { openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
 import { InstanceStore } from './store/instance-store';
@@ -64,6 +65,7 @@ export interface NodeHandle {
 
 export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
   const logger = opts.logger ?? createLogger(config.logging.level);
+  routeDimseLibraryLog(logger.child({ component: 'dimse' }));
   // Models first: a bad model stops startup (ModelRegistryError names each problem) before anything listens.
   const models = await ModelRegistry.load(config.models, logger);
   // Whatever startup opened is closed again, newest first, when a later step fails.

@@ -18,6 +18,7 @@ import type { SignatureFile } from '../src/training/fit-signatures';
 import { youdenCutoff } from '../src/training/logistic-fit';
 import { aucWithCi } from '../src/validate/metrics';
 import { readRecipe, type RecipeModel } from '../src/training/recipe';
+import { errorMessage } from '../src/util/error-message';
 
 interface TrainingJson {
   /** Where the crop/mask regions of the training inputs came from (default: ground-truth masks). */
@@ -350,6 +351,6 @@ function modelCard(m: ModelManifest, e: Entry, ens: { value: number; auc: number
 }
 
 main().catch((e: unknown) => {
-  process.stderr.write(`write-model-manifests: ${(e as Error).message}\n`);
+  process.stderr.write(`write-model-manifests: ${errorMessage(e)}\n`);
   process.exitCode = 1;
 });

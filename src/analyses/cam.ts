@@ -37,7 +37,7 @@ export function camFromFeatures(t: NamedTensor, index: number, weights: readonly
   for (let k = 0; k < c; k++) {
     const w = weights[k]!;
     const off = base + k * n;
-    for (let i = 0; i < n; i++) data[i] += w * t.data[off + i]!;
+    for (let i = 0; i < n; i++) data[i] = data[i]! + w * t.data[off + i]!;
   }
   for (let i = 0; i < n; i++) data[i] = Math.max(0, data[i]!);
   return { rows, columns, data };
@@ -101,7 +101,7 @@ export function meanCamMaps(maps: CamMap[], method: string): CamMap {
   const data = new Float32Array(first.data.length);
   for (const m of maps) {
     if (m.rows !== first.rows || m.columns !== first.columns) throw new Error('CAM maps of one slice differ in size');
-    for (let i = 0; i < data.length; i++) data[i] += m.data[i]! / maps.length;
+    for (let i = 0; i < data.length; i++) data[i] = data[i]! + m.data[i]! / maps.length;
   }
   const n = normaliseCam({ rows: first.rows, columns: first.columns, data });
   return { image: first.image, rows: first.rows, columns: first.columns, data: n.data, method };

@@ -3,33 +3,10 @@
  * ranges, and their encoding into the vector a model's manifest declares (standardise, one-hot, ordinal,
  * threshold). A variable a model needs but the patient lacks makes the encoding fail with its name.
  */
-import { z } from 'zod';
+import { ClinicalCovariatesSchema, type ClinicalCovariates } from '../core/clinical-covariates';
 import type { ClinicalEncoding, ClinicalVariable } from '../infer/manifest';
 
-export const ClinicalCovariatesSchema = z.strictObject({
-  /** AJCC N stage. */
-  nStage: z.enum(['N0', 'N1', 'N2', 'N3']).optional(),
-  /** Plasma EBV-DNA before treatment, copies/mL. */
-  ebvDnaCopiesPerMl: z.number().min(0).max(1e10).optional(),
-  /** Treatment regimen. */
-  treatment: z.enum(['CCRT', 'IC+CCRT', 'CCRT+AC', 'RT']).optional(),
-  /** Age in years. */
-  age: z.number().min(0).max(120).optional(),
-  sex: z.enum(['M', 'F', 'O']).optional(),
-  /** AJCC clinical stage. */
-  clinicalStage: z.enum(['I', 'II', 'III', 'IVa', 'IVb']).optional(),
-  /** Prognostic nutritional index (albumin g/L + 5 x lymphocytes 10^9/L). */
-  pni: z.number().min(0).max(150).optional(),
-  /** Haemoglobin, g/L. */
-  haemoglobinGPerL: z.number().min(20).max(250).optional(),
-  /** Total radiation dose, Gy. */
-  doseGy: z.number().min(0).max(100).optional(),
-  /** Cumulative cisplatin dose, mg/m2. */
-  cisplatinMgM2: z.number().min(0).max(1000).optional(),
-  /** Chemotherapy cycles. */
-  cycles: z.number().int().min(0).max(20).optional(),
-});
-export type ClinicalCovariates = z.infer<typeof ClinicalCovariatesSchema>;
+export { ClinicalCovariatesSchema, type ClinicalCovariates };
 
 export type EncodeResult =
   | { ok: true; vector: number[]; variables: ClinicalVariable[] }

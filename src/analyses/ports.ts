@@ -1,6 +1,6 @@
 /**
  * What the analyses need from other parts of the node, as interfaces: image preparation (src/prepare owns
- * the real implementation; src/analyses/prepare-adapter.ts is a temporary stand-in) and a patient's other
+ * the real implementation; src/analyses/prepare-adapter.ts adapts it to these ports) and a patient's other
  * study for the progression analysis (the local store, or a PACS through Q/R).
  */
 import type { PixelBox } from './types';
@@ -61,7 +61,7 @@ export interface OtherStudy {
 
 /**
  * Finds a patient's other (earlier or later) MR study for the progression analysis. Implementations: the
- * node's own store; a PACS C-FIND/C-MOVE (config.priorStudies.queryRetrieve). Returns undefined when none.
+ * node's own store; later a PACS through C-FIND/C-MOVE. Returns undefined when none.
  */
 export interface PriorStudyProvider {
   findOtherStudy(query: { patientId: string; studyInstanceUid: string; studyDate?: string }): Promise<OtherStudy | undefined>;

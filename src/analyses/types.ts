@@ -1,10 +1,12 @@
 /**
- * What an analysis produces for one patient (one study), shared by analyses/, encode/ and the admin API.
- * Every result says what it is: model identity, provider, covariates used, research-use status.
+ * What an analysis produces for one patient (one study), shared by analyses/, encode/, pipeline/ and the
+ * admin API. Every result says what it is: model identity, provider, covariates used, research-use status.
  */
 import type { AnalysisId } from '../core/analysis-ids';
+import type { ImageRef } from '../core/image-ref';
+import type { PixelBox } from '../core/pixel-box';
 
-export type { AnalysisId };
+export type { AnalysisId, ImageRef, PixelBox };
 
 export const RESEARCH_USE_STATEMENT =
   'For research use only. Not for clinical decision-making until validated at this site.';
@@ -16,24 +18,6 @@ export interface ModelIdentity {
   sha256: string;
   /** Execution provider actually used: webgpu | cuda | cpu. */
   provider: string;
-}
-
-/** A reference to one source MR image (a slice or a frame of a multi-frame instance). */
-export interface ImageRef {
-  studyInstanceUid: string;
-  seriesInstanceUid: string;
-  sopInstanceUid: string;
-  sopClassUid: string;
-  /** 1-based frame number for multi-frame instances. */
-  frameNumber?: number;
-}
-
-/** Rectangle in pixel coordinates of the referenced source image (column = x, row = y). */
-export interface PixelBox {
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
 }
 
 export interface Detection {

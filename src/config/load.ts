@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigSchema, type Config } from './schema';
+import { errorMessage } from '../util/error-message';
 
 export interface ConfigIssue {
   severity: 'error' | 'warning';
@@ -37,7 +38,7 @@ function readJson(file: string, label: string, issues: ConfigIssue[]): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
-    issues.push({ severity: 'error', path: label, message: `cannot read ${file}: ${(err as Error).message}` });
+    issues.push({ severity: 'error', path: label, message: `cannot read ${file}: ${errorMessage(err)}` });
     return {};
   }
 }

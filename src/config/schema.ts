@@ -152,8 +152,6 @@ export const ConfigSchema = z.strictObject({
        * 'replace' keeps the newest (old file kept as <uid>.dcm.superseded-<time>).
        */
       conflictPolicy: z.enum(['reject', 'replace']).default('reject'),
-      /** Days to keep received instances of studies whose results were delivered (0 = forever). */
-      retentionDays: z.number().int().min(0).default(0),
     })
     .prefault({}),
   localAeTitles: z.array(LocalAeTitleSchema).min(1).default([LocalAeTitleSchema.parse({ aeTitle: 'NPCAI' })]),
@@ -187,16 +185,9 @@ export const ConfigSchema = z.strictObject({
       responseTimeoutSeconds: z.number().min(1).default(60),
     })
     .prefault({}),
-  priorStudies: z
-    .strictObject({
-      /** Where to fetch a patient's other study for the progression analysis (a destination name with Q/R). */
-      queryRetrieve: z.array(z.string()).default([]),
-    })
-    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
-      auditFile: z.string().optional(),
     })
     .prefault({}),
 });

@@ -1,15 +1,10 @@
 /**
- * The one place the deliver stage touches dcmjs-dimse's process-wide state: its `loglevel` logger, which
- * the library leaves at enableAll (one INFO line per DIMSE message, with AE titles and UIDs). Outcomes
- * that matter are reported by our own code to our own logger instead.
+ * The deliver stage's use of dcmjs-dimse's process-wide logger: it only makes sure the routing that
+ * logging/dimse-library-log.ts owns is in place (it never silences the receiver's library warnings).
  */
-import { log as dimseLog } from 'dcmjs-dimse';
+import { ensureDimseLibraryLog } from '../logging/dimse-library-log';
 
-let quieted = false;
-
-/** Sets the library's logger to 'silent' (idempotent). */
+/** Puts the library's log routing in place if the composition root has not yet (idempotent). */
 export function quietDimseLibrary(): void {
-  if (quieted) return;
-  dimseLog.setLevel('silent');
-  quieted = true;
+  ensureDimseLibraryLog();
 }

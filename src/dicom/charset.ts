@@ -9,6 +9,7 @@
  * dcmjs's (single-set, escape-unaware) decoding with a correct one.
  */
 import iconv from 'iconv-lite';
+import { hasLongLength } from './value-representations';
 
 /** A naturalized person name, as dcmjs represents one PN value. */
 export interface PersonNameComponents {
@@ -238,8 +239,6 @@ export function stripControlCharacters(text: string): string {
 // Top-level text attributes of a Part 10 file, decoded correctly (for receive/ to store in header_json).
 
 const TEXT_VRS = new Set(['PN', 'LO', 'SH', 'LT', 'ST', 'UT', 'UC']);
-/** VRs whose explicit-VR length field is 4 bytes (after 2 reserved bytes). */
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
 
 export interface DecodedTextAttributes {
   /** keyword -> decoded value: PN as PersonNameComponents[], other text VRs as string or string[]. */
@@ -334,7 +333,7 @@ function readElement(buf: Buffer, offset: number, explicit: boolean): RawElement
   let valueOffset: number;
   if (explicit && group !== 0xfffe) {
     vr = buf.toString('latin1', offset + 4, offset + 6);
-    if (LONG_VRS.has(vr)) {
+    if (hasLongLength(vr)) {
       length = buf.readUInt32LE(offset + 8);
       valueOffset = offset + 12;
     } else {

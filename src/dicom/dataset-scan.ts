@@ -4,6 +4,7 @@
  * reports truncation or malformed structure as a ScanError instead of guessing. Values are not decoded
  * here (see header-attributes.ts); the bytes stay exactly as received.
  */
+import { hasLongLength } from './value-representations';
 
 export class ScanError extends Error {
   constructor(message: string) {
@@ -66,7 +67,6 @@ export const TAG_PIXEL_DATA = 0x7fe00010;
 const TAG_ITEM = 0xfffee000;
 const TAG_ITEM_DELIMITER = 0xfffee00d;
 const TAG_SEQUENCE_DELIMITER = 0xfffee0dd;
-const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'UC', 'UN', 'UR', 'UT', 'SV', 'UV']);
 const MAX_DEPTH = 32;
 const IMPLICIT_LE: Syntax = { explicitVr: false, littleEndian: true };
 
@@ -90,7 +90,7 @@ function readHeader(src: ByteSource, pos: number, syntax: Syntax): Header {
   const c1 = h[5]!;
   if (c0 < 0x41 || c0 > 0x5a || c1 < 0x41 || c1 > 0x5a) throw new ScanError(`invalid VR bytes at offset ${pos + 4} (tag ${tagString(tag)})`);
   const vr = String.fromCharCode(c0, c1);
-  if (LONG_VRS.has(vr)) {
+  if (hasLongLength(vr)) {
     const l = src.read(pos + 8, 4);
     return { tag, vr, length: syntax.littleEndian ? l.readUInt32LE(0) : l.readUInt32BE(0), valueOffset: pos + 12 };
   }

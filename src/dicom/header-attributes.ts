@@ -3,7 +3,7 @@
  * dcmjs naturalizes them to (VM 1 scalar, VM > 1 array, DS/IS numbers, PN [{Alphabetic, Ideographic,
  * Phonetic}]), with text decoded per Specific Character Set, ISO 2022 escapes included.
  */
-import type { InstanceHeader } from '../store/instance-types';
+import type { InstanceHeader } from '../core/instance-header';
 import { charsetDecoder, type CharsetDecoder } from './charset';
 import { scanSequenceItems, type ByteSource, type ElementRef, type ScanResult } from './dataset-scan';
 

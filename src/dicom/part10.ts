@@ -4,6 +4,7 @@
  */
 import { ImplementationClassUid, ImplementationVersionName } from './uids';
 import { ScanError, type ByteSource } from './dataset-scan';
+import { hasLongLength } from './value-representations';
 
 export const PREAMBLE_LENGTH = 128;
 
@@ -11,6 +12,8 @@ export interface FileMeta {
   mediaStorageSopClassUid?: string;
   mediaStorageSopInstanceUid?: string;
   transferSyntaxUid: string;
+  /** (0002,0016) Source Application Entity Title, when the file has one. */
+  sourceApplicationEntityTitle?: string;
   /** Offset of the data set's first byte. */
   datasetOffset: number;
 }
@@ -30,7 +33,7 @@ export function readFileMeta(src: ByteSource): FileMeta {
     const vr = h.toString('latin1', 4, 6);
     let length: number;
     let valueOffset: number;
-    if (['OB', 'OW', 'OF', 'SQ', 'UT', 'UN', 'UC', 'UR', 'OD', 'OL', 'OV', 'SV', 'UV'].includes(vr)) {
+    if (hasLongLength(vr)) {
       length = src.read(pos + 8, 4).readUInt32LE(0);
       valueOffset = pos + 12;
     } else {
@@ -39,6 +42,7 @@ export function readFileMeta(src: ByteSource): FileMeta {
     }
     if (length === 0xffffffff || valueOffset + length > src.length) throw new ScanError('file meta information is truncated or malformed');
     if (vr === 'UI') values.set(element, src.read(valueOffset, length).toString('latin1').replace(/[\0 ]+$/, ''));
+    else if (vr === 'AE') values.set(element, src.read(valueOffset, length).toString('latin1').trim());
     pos = valueOffset + length;
   }
   const transferSyntaxUid = values.get(0x0010);
@@ -47,12 +51,13 @@ export function readFileMeta(src: ByteSource): FileMeta {
     mediaStorageSopClassUid: values.get(0x0002),
     mediaStorageSopInstanceUid: values.get(0x0003),
     transferSyntaxUid,
+    sourceApplicationEntityTitle: values.get(0x0016) || undefined,
     datasetOffset: pos,
   };
 }
 
 function element(group: number, elem: number, vr: string, value: Buffer): Buffer {
-  const long = vr === 'OB';
+  const long = hasLongLength(vr);
   const header = Buffer.alloc(long ? 12 : 8);
   header.writeUInt16LE(group, 0);
   header.writeUInt16LE(elem, 2);

@@ -3,7 +3,7 @@
  * SOP Common pieces, dates and times. Patient and study text is copied from the source MR header, which
  * receive/ stored already decoded to Unicode (src/dicom/charset.ts); it is written as ISO_IR 192.
  */
-import type { InstanceHeader } from '../store/instance-types';
+import type { InstanceHeader } from '../core/instance-header';
 import { stripControlCharacters, splitPersonName, type PersonNameComponents } from '../dicom/charset';
 import type { DeviceIdentity } from './types';
 import type { NaturalDataset } from './write-part10';

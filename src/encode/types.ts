@@ -4,7 +4,7 @@
  */
 import type { AnalysisResult, AssessedResult, ImageRef, PixelBox, CamMap } from '../analyses/types';
 import type { SrSopClassSchema, ScSopClassSchema } from '../config/schema';
-import type { InstanceHeader } from '../store/instance-types';
+import type { InstanceHeader } from '../core/instance-header';
 import type { Slice } from '../prepare/volume-types';
 import type { z } from 'zod';
 

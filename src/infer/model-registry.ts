@@ -5,8 +5,7 @@
  * warm. Any problem stops startup with a ModelRegistryError listing every issue by model; a bad model is
  * never discovered mid-study. An empty or missing models directory is allowed (no analyses can run).
  */
-import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionProvider } from '../config/schema';
@@ -14,6 +13,8 @@ import { SOFT_VOTE_TASKS } from '../core/analysis-ids';
 import type { Logger } from '../logging/logger';
 import { ModelManifestSchema, checkManifest, isDynamicDim, type Dim, type ModelManifest, type ModelTask } from './manifest';
 import { createModelSession, type ModelSession } from './session-pool';
+import { sha256File } from '../util/sha256-file';
+import { errorMessage } from '../util/error-message';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const MODEL_CARD_FILE = 'MODEL_CARD.md';
@@ -152,7 +153,7 @@ async function loadOne(
   try {
     raw = JSON.parse(await readFile(path.join(modelDir, MANIFEST_FILE), 'utf8'));
   } catch (e) {
-    add(`${MANIFEST_FILE} is not valid JSON (${(e as Error).message})`);
+    add(`${MANIFEST_FILE} is not valid JSON (${errorMessage(e)})`);
     return undefined;
   }
   const parsed = ModelManifestSchema.safeParse(raw);
@@ -179,7 +180,7 @@ async function loadOne(
   try {
     session = await createModelSession(manifest.id, file, opts.executionProviders, logger);
   } catch (e) {
-    add(`cannot create a session: ${(e as Error).message}`);
+    add(`cannot create a session: ${errorMessage(e)}`);
     return undefined;
   }
   for (const p of checkSessionAgainstManifest(session, manifest)) add(p);
@@ -242,14 +243,4 @@ function checkEnsembles(manifests: ModelManifest[]): RegistryIssue[] {
     }
   }
   return issues;
-}
-
-export function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const h = createHash('sha256');
-    createReadStream(file)
-      .on('data', (c) => h.update(c))
-      .on('error', reject)
-      .on('end', () => resolve(h.digest('hex')));
-  });
 }

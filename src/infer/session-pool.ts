@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider } from '../config/schema';
 import type { Logger } from '../logging/logger';
+import { errorMessage } from '../util/error-message';
 
 export interface ProviderAttempt {
   provider: ExecutionProvider;
@@ -182,7 +183,7 @@ export async function createModelSession(
 }
 
 function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
+  const msg = errorMessage(e);
   // ORT messages start with a source path; keep the sentence that says what failed.
   const line = msg.split('\n').find((l) => l.trim()) ?? msg;
   const m = /(Failed to [^.]*|No supported adapters|[A-Za-z_]+: Failed to load shared library)/.exec(line);

@@ -1,4 +1,4 @@
-/** Operational logger (winston). Holds no patient name, ID or birth date; see audit.ts for who-sent-what. */
+/** Operational logger (winston). Holds no patient name, ID or birth date. */
 import winston from 'winston';
 
 export type Logger = winston.Logger;

@@ -22,6 +22,7 @@ import { encodeResults, summariseResult } from './encode-results';
 import { nodeDeviceIdentity } from './device-identity';
 import { mostCommon } from '../util/most-common';
 import { resultGeneration } from '../core/generation';
+import { errorMessage } from '../util/error-message';
 
 type SrClass = z.infer<typeof SrSopClassSchema>;
 type ScClass = z.infer<typeof ScSopClassSchema>;
@@ -95,7 +96,7 @@ export class AnalysisWorker {
       this.deps.jobs.complete(job.id, result);
       log.info('analysis done', { ms: Date.now() - started, outputs: result.outputs.length, deliveries: result.deliveryJobIds.length });
     } catch (err) {
-      const message = (err as Error).message ?? String(err);
+      const message = errorMessage(err);
       log.error('analysis failed', { error: message });
       // Faults here (an unreadable store, a full disk) may pass: retry a few times with a pause.
       this.deps.jobs.fail(job.id, message, true, { retryAt: new Date(Date.now() + 60_000), maxAttempts: 3 });

@@ -1,7 +1,7 @@
 /**
  * A patient's other MR study for the progression analysis (paper 001 needs pre- and post-treatment MR),
  * found in the node's own store by PatientID. Fetching from a PACS (C-FIND/C-MOVE, QIDO/WADO) would be a
- * second PriorStudyProvider behind the same port; config.priorStudies.queryRetrieve is reserved for it.
+ * second PriorStudyProvider behind the same port.
  */
 import type { OtherStudy, PriorStudyProvider } from '../analyses/ports';
 import type { SelectionRule } from '../config/schema';

@@ -15,13 +15,14 @@
  *   slice, SpacingBetweenSlices or else SliceThickness.
  */
 import type { StoredInstance } from '../store/instance-types';
-import type { ImageRef } from '../analyses/types';
+import type { ImageRef } from '../core/image-ref';
 import type { Slice, Volume } from './volume-types';
 import { WorkerPool } from './decode-pool';
 import { UnusableImageError, type DecodedFrame, type DecodedInstance } from './read-frames';
 import { resizeBilinear } from './steps/bilinear';
 import { cross, dot, normalize, type Vec3 } from '../select/orientation';
 import { mostCommon } from '../util/most-common';
+import { errorMessage } from '../util/error-message';
 
 export interface BuildVolumeOptions {
   /** The node's preparation pool; when absent a temporary one is made and closed. */
@@ -157,6 +158,6 @@ export async function tryBuildVolume(
   try {
     return { ok: true, volume: await buildVolume(inputs, role, options) };
   } catch (e) {
-    return { ok: false, reason: `the ${role} series could not be read: ${(e as Error).message}` };
+    return { ok: false, reason: `the ${role} series could not be read: ${errorMessage(e)}` };
   }
 }

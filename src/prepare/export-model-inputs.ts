@@ -3,7 +3,7 @@
  * command, so a model sees in service exactly what it saw in training. Slices without the region a
  * crop/maskOutside step needs are skipped (their refs are not returned).
  */
-import type { ImageRef } from '../analyses/types';
+import type { ImageRef } from '../core/image-ref';
 import type { PreparationStep } from './steps';
 import type { Volume } from './volume-types';
 import type { SliceRegions } from './regions';

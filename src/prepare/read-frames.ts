@@ -10,6 +10,7 @@
 import { data as dcmjsData } from 'dcmjs';
 import { NativeCodecs, Transcoder } from 'dcmjs-codecs';
 import { TransferSyntax } from '../dicom/uids';
+import { errorMessage } from '../util/error-message';
 
 export interface DecodedFrame {
   /** 1-based frame number for multi-frame instances. */
@@ -120,7 +121,7 @@ export async function readFrames(buffer: ArrayBuffer): Promise<DecodedInstance> 
       t.transcode(TransferSyntax.ExplicitVRLittleEndian);
       decoded = t.getDicomPart10();
     } catch (e) {
-      throw new UnusableImageError(`cannot decode transfer syntax ${transferSyntaxUid}: ${(e as Error).message}`);
+      throw new UnusableImageError(`cannot decode transfer syntax ${transferSyntaxUid}: ${errorMessage(e)}`);
     }
     ({ ds, transferSyntaxUid } = parse(decoded));
   }

@@ -4,7 +4,7 @@
  * around the single pixel (row 3, column 5) is {x0: 5, y0: 3, x1: 6, y1: 4}). Masks are rows x columns
  * of the source slice, non-zero inside. Several nodes are given as one GTVln region (union box and mask).
  */
-import type { PixelBox } from '../analyses/types';
+import type { PixelBox } from '../core/pixel-box';
 import type { Region } from './steps';
 import type { GridMap } from './image';
 

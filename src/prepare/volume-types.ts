@@ -2,7 +2,7 @@
  * A series as a stack of 2-D slices in patient space, the shared input of prepare/, infer/ and analyses/.
  * Built by prepare/build-volume.ts from stored instances (decoded, rescaled, sorted along the slice normal).
  */
-import type { ImageRef } from '../analyses/types';
+import type { ImageRef } from '../core/image-ref';
 
 export interface Slice {
   /** Rescaled pixel values (slope/intercept applied), row-major, rows x columns. */

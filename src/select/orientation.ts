@@ -32,7 +32,7 @@ export function sliceNormal(iop: readonly number[] | undefined): Vec3 | undefine
   return normalize(cross(row, col));
 }
 
-const PLANE_AXIS: Record<Plane, number> = { sagittal: 0, coronal: 1, axial: 2 };
+const PLANE_AXIS: Record<Plane, 0 | 1 | 2> = { sagittal: 0, coronal: 1, axial: 2 };
 
 /** Angle in degrees between the slice normal and the normal of `plane` (0 = exactly that plane). */
 export function angleToPlane(iop: readonly number[] | undefined, plane: Plane): number | undefined {

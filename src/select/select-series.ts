@@ -16,6 +16,7 @@ import { angleToPlane } from './orientation';
 import { normalizeDescription } from './contrast';
 import { builtInExclusion } from './exclusions';
 import { summarizeSeries, type SeriesInput, type SeriesSummary } from './series-summary';
+import { errorMessage } from '../util/error-message';
 
 export interface SelectedSeries {
   seriesInstanceUid: string;
@@ -42,7 +43,7 @@ function compile(patterns: string[] | undefined, rule: string): RegExp[] | undef
     try {
       return new RegExp(p, 'i');
     } catch (e) {
-      throw new Error(`selection rule ${rule}: invalid regular expression ${JSON.stringify(p)}: ${(e as Error).message}`);
+      throw new Error(`selection rule ${rule}: invalid regular expression ${JSON.stringify(p)}: ${errorMessage(e)}`);
     }
   });
 }

@@ -2,7 +2,7 @@
  * One series reduced to the attributes selection rules look at. Reads classic MR headers and, for
  * Enhanced MR (one instance, many frames), the shared/per-frame functional groups when the index kept them.
  */
-import type { InstanceHeader } from '../store/instance-types';
+import type { InstanceHeader } from '../core/instance-header';
 import { classifyOrientation, type OrientationClass } from './orientation';
 import { detectContrast, type ContrastEvidence } from './contrast';
 import { mostCommon } from '../util/most-common';

@@ -3,7 +3,7 @@
  * way in and out. Read by the next analysis of that patient. Keys are DICOM PatientID values; never logged.
  */
 import type { Db } from './database';
-import { ClinicalCovariatesSchema, type ClinicalCovariates } from '../analyses/clinical-covariates';
+import { ClinicalCovariatesSchema, type ClinicalCovariates } from '../core/clinical-covariates';
 
 export interface ClinicalRecord {
   patientId: string;

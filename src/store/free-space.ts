@@ -31,3 +31,9 @@ export class FreeSpaceMonitor {
     this.cached = undefined;
   }
 }
+
+/** True when a failed write failed because the volume (ENOSPC) or the user's quota (EDQUOT) is full. */
+export function isStorageFull(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | null | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}

@@ -18,8 +18,10 @@ import { Status } from '../dicom/status';
 import { TransferSyntax, isValidUid } from '../dicom/uids';
 import { invalid, validateInstance, type InvalidInstance } from './instance-validation';
 import { DirectorySyncer, placeDurably } from './durable-write';
-import { FreeSpaceMonitor } from './free-space';
+import { FreeSpaceMonitor, isStorageFull } from './free-space';
 import { SpoolWriter } from './spool-writer';
+import { sha256File } from '../util/sha256-file';
+import { errorMessage } from '../util/error-message';
 
 export interface IngestContext {
   calledAeTitle: string;
@@ -158,7 +160,7 @@ export class InstanceStore extends EventEmitter {
         this.opts.logger.warn('stored file failed validation at recovery; left unindexed', { file: path.relative(this.opts.dataDir, full), reason: v.reason });
         return false;
       }
-      const sourceAe = sourceAeTitle(src.source) ?? 'UNKNOWN';
+      const sourceAe = readFileMeta(src.source).sourceApplicationEntityTitle ?? 'UNKNOWN';
       const stat = await fsp.stat(full);
       await this.indexRow(this.rowOf(v.header, v.transferSyntaxUid, full, stat.size, await sha256File(full), { calledAeTitle, callingAeTitle: sourceAe, via: 'dimse' }, stat.mtime.toISOString()));
       return true;
@@ -217,9 +219,8 @@ export class InstanceStore extends EventEmitter {
       return outcome;
     } catch (err) {
       await fsp.rm(tempPath, { force: true }).catch(() => undefined);
-      this.opts.logger.error('ingest failed', { error: String((err as Error)?.message ?? err), via: ctx.via, callingAeTitle: ctx.callingAeTitle });
-      const code = (err as NodeJS.ErrnoException)?.code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') return invalid(Status.OutOfResources, 'storage full', 507);
+      this.opts.logger.error('ingest failed', { error: errorMessage(err), via: ctx.via, callingAeTitle: ctx.callingAeTitle });
+      if (isStorageFull(err)) return invalid(Status.OutOfResources, 'storage full', 507);
       return invalid(Status.ProcessingFailure, 'internal error while storing', 500);
     }
   }
@@ -461,17 +462,6 @@ export async function openSource(file: string): Promise<{ source: ByteSource; cl
   return { source, close: () => closeSync(fd) };
 }
 
-export async function sha256File(file: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await fsp.open(file, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
-}
-
 /** sha256 of the data set part of a Part 10 file (after the File Meta Information): what the sender sent. */
 export async function datasetDigest(file: string): Promise<string> {
   const src = await openSource(file);
@@ -489,20 +479,4 @@ export async function datasetDigest(file: string): Promise<string> {
     await fh.close().catch(() => undefined);
   }
   return h.digest('hex');
-}
-
-/** (0002,0016) Source Application Entity Title from the file meta, when present. */
-function sourceAeTitle(src: ByteSource): string | undefined {
-  let pos = 132;
-  while (pos + 8 <= src.length) {
-    const h = src.read(pos, 8);
-    if (h.readUInt16LE(0) !== 0x0002) return undefined;
-    const vr = h.toString('latin1', 4, 6);
-    const long = ['OB', 'OW', 'SQ', 'UN', 'UT'].includes(vr);
-    const len = long ? src.read(pos + 8, 4).readUInt32LE(0) : h.readUInt16LE(6);
-    const off = pos + (long ? 12 : 8);
-    if (h.readUInt16LE(2) === 0x0016) return src.read(off, len).toString('latin1').trim() || undefined;
-    pos = off + len;
-  }
-  return undefined;
 }

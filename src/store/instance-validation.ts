@@ -9,6 +9,7 @@ import { ScanError, scanDataset, type ByteSource, type Syntax } from '../dicom/d
 import { AttributeError, decodeHeader } from '../dicom/header-attributes';
 import { readFileMeta } from '../dicom/part10';
 import type { InstanceHeader } from './instance-types';
+import { errorMessage } from '../util/error-message';
 
 export interface ValidInstance {
   ok: true;
@@ -54,7 +55,7 @@ export function validateInstance(src: ByteSource, exp: ValidationExpectations): 
   try {
     meta = readFileMeta(src);
   } catch (err) {
-    return invalid(Status.CannotUnderstand, (err as Error).message, 400);
+    return invalid(Status.CannotUnderstand, errorMessage(err), 400);
   }
   const ts = meta.transferSyntaxUid;
   const uids = { sopClassUid: meta.mediaStorageSopClassUid, sopInstanceUid: meta.mediaStorageSopInstanceUid };

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { writeCohort } from './cohort';
 import type { MatrixOption } from './vendor';
+import { errorMessage } from '../util/error-message';
 
 export interface CliArgs {
   out: string;
@@ -60,7 +61,7 @@ function main(): void {
   try {
     args = parseArgs(process.argv.slice(2));
   } catch (err) {
-    process.stderr.write(`${(err as Error).message}\n`);
+    process.stderr.write(`${errorMessage(err)}\n`);
     process.exitCode = 2;
     return;
   }

@@ -11,6 +11,7 @@ import { loadConfig } from '../config/load';
 import { WorkerPool } from '../prepare';
 import { exportTrainingData } from './export-training-data';
 import { readRecipe } from './recipe';
+import { errorMessage } from '../util/error-message';
 
 const USAGE = 'usage: npm run export-training -- --cohort DIR --out DIR [--recipe models/training/recipe.json] [--only id,id] [--patients N] [--workers N] [--regions-from-localiser MODELS_DIR]';
 
@@ -60,7 +61,7 @@ async function main(): Promise<void> {
   try {
     args = parseExportArgs(process.argv.slice(2));
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n`);
+    process.stderr.write(`${errorMessage(e)}\n`);
     process.exitCode = 2;
     return;
   }
@@ -91,7 +92,7 @@ async function main(): Promise<void> {
     }
     process.stdout.write(`exported in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
   } catch (e) {
-    process.stderr.write(`export failed: ${(e as Error).message}\n`);
+    process.stderr.write(`export failed: ${errorMessage(e)}\n`);
     process.exitCode = 1;
   } finally {
     await pool.close();

@@ -12,7 +12,7 @@ import type { SelectionRule } from '../config/schema';
 import { selectSeries, type SelectionResult, type SeriesInput } from '../select';
 import { buildVolume, type WorkerPool } from '../prepare';
 import type { SliceRegions } from '../prepare/regions';
-import type { PixelBox } from '../analyses/types';
+import type { PixelBox } from '../core/pixel-box';
 import type { Volume } from '../prepare/volume-types';
 import type { MaskInfo } from '../synth/cohort';
 

@@ -12,6 +12,7 @@ import { silentLogger } from '../logging/logger';
 import { WorkerPool } from '../prepare';
 import { collectPatientRows, writeSignatures } from './fit-signatures';
 import { readRecipe } from './recipe';
+import { errorMessage } from '../util/error-message';
 
 const USAGE = 'usage: npm run fit-signatures -- --cohort DIR [--models DIR] [--recipe FILE] [--patients N]';
 
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
     if (!values.cohort) throw new Error('--cohort is required');
     if (values.patients !== undefined && !(Number(values.patients) >= 1)) throw new Error('--patients must be a positive number');
   } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    process.stderr.write(`${errorMessage(e)}\n${USAGE}\n`);
     process.exitCode = 2;
     return;
   }
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
     const cohort = { ...(described.seed !== undefined ? { seed: described.seed } : {}), patients: rows.length };
     for (const line of writeSignatures(recipe, rows, modelsDir, cohort)) process.stdout.write(`${line}\n`);
   } catch (e) {
-    process.stderr.write(`fit-signatures failed: ${(e as Error).message}\n`);
+    process.stderr.write(`fit-signatures failed: ${errorMessage(e)}\n`);
     process.exitCode = 1;
   } finally {
     await pool.close();

@@ -9,6 +9,7 @@ import { loadConfig } from '../config/load';
 import { ModelRegistry } from '../infer/model-registry';
 import { createLogger } from '../logging/logger';
 import { runValidation } from './run-validation';
+import { errorMessage } from '../util/error-message';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -54,6 +55,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err) => {
-  process.stderr.write(`validate: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`validate: ${errorMessage(err)}\n`);
   process.exit(1);
 });

@@ -4,7 +4,7 @@
  * `?reanalyse=true` the PUT also asks for re-analysis of the patient's studies, when the node wires that in.
  */
 import { Router } from 'express';
-import { ClinicalCovariatesSchema } from '../../analyses/clinical-covariates';
+import { ClinicalCovariatesSchema } from '../../core/clinical-covariates';
 import type { ClinicalRepository } from '../../store/clinical-repository';
 import { HttpError, badRequest, notFound } from '../http-error';
 

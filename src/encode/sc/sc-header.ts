@@ -5,7 +5,7 @@
  */
 import type { ImageRef } from '../../analyses/types';
 import { SopClass } from '../../dicom/uids';
-import type { InstanceHeader } from '../../store/instance-types';
+import type { InstanceHeader } from '../../core/instance-header';
 import type { ObjectRef, ScSopClassSetting } from '../types';
 import type { NaturalDataset } from '../write-part10';
 import { codeSequenceItem, Dcm, Npc } from '../sr/codes';

@@ -12,8 +12,8 @@
  */
 import net from 'node:net';
 import dns from 'node:dns';
-import { log as dimseLog } from 'dcmjs-dimse';
 import type { Logger } from '../../logging/logger';
+import { ensureDimseLibraryLog } from '../../logging/dimse-library-log';
 import type { InstanceStore } from '../../store/instance-store';
 import type { SettingsRepository } from '../../store/settings-repository';
 import type { Config } from '../../config/schema';
@@ -53,7 +53,7 @@ export class DimseServer {
 
   constructor(private readonly opts: DimseServerOptions) {
     this.log = opts.logger.child({ component: 'dimse' });
-    routeLibraryLog(this.log);
+    ensureDimseLibraryLog();
     const cfg = opts.config;
     this.table = new ConnectionTable({
       maxConnections: cfg.maxConnections,
@@ -261,18 +261,4 @@ export class DimseServer {
     if (late.length > 0) await Promise.race([Promise.allSettled(late), new Promise((r) => setTimeout(r, graceMs).unref())]);
     await closed;
   }
-}
-
-let routedTo: Logger | undefined;
-/** dcmjs-dimse logs through loglevel (INFO per DIMSE message): keep warnings and errors, in our logger. */
-function routeLibraryLog(logger: Logger): void {
-  if (routedTo) return;
-  routedTo = logger;
-  const l = dimseLog as unknown as { methodFactory: unknown; setLevel: (lvl: string) => void; rebuild?: () => void };
-  l.methodFactory = (methodName: string) => (...args: unknown[]) => {
-    const level = methodName === 'error' ? 'warn' : 'debug';
-    routedTo?.log(level, `dcmjs-dimse: ${args.map(String).join(' ').slice(0, 500)}`);
-  };
-  l.setLevel('warn');
-  l.rebuild?.();
 }

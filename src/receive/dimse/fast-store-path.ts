@@ -17,6 +17,7 @@ import type { Logger } from '../../logging/logger';
 import { InstanceStore, type IngestContext } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
 import { Status } from '../../dicom/status';
+import { INTERNAL_ERROR, NO_DATA_SET, SOP_CLASS_MISMATCH, ingestReply, spoolFailureReply, type StoreRefusal, type StoreReply } from './store-status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
 import { CommandField, CommandSetError, NoDataSet, encodeCStoreResponse, parseCommandSet, type CommandSet } from './command-set';
 import { AbortReason, PDataError, encodeAbort, encodePData, parsePData, type Pdv } from './p-data';
@@ -63,7 +64,7 @@ interface Receiving {
   presentationContextId: number;
   command: CommandSet;
   /** Set when the data set will be refused: its bytes are read and dropped. */
-  refuse?: { status: number; reason: string };
+  refuse?: StoreRefusal;
   path?: string;
   fd?: number;
   hash?: Hash;
@@ -310,7 +311,7 @@ export class FastStorePath {
     }
     const receiving = this.begin(presentationContextId, command);
     if (command.commandDataSetType === NoDataSet) {
-      receiving.refuse ??= { status: Status.ProcessingFailure, reason: 'no data set received' };
+      receiving.refuse ??= NO_DATA_SET;
       return this.track(this.complete(receiving));
     }
     this.state = { kind: 'data', receiving };
@@ -323,7 +324,7 @@ export class FastStorePath {
     const pc = this.env.contexts.get(presentationContextId)!;
     const sopClass = command.affectedSopClassUid ?? '';
     if (!AcceptedStorageSopClasses.has(pc.abstractSyntaxUid) || sopClass !== pc.abstractSyntaxUid) {
-      r.refuse = { status: Status.SopClassNotSupported, reason: 'SOP class does not match the presentation context' };
+      r.refuse = SOP_CLASS_MISMATCH;
       return r;
     }
     if (command.commandDataSetType === NoDataSet) return r;
@@ -412,7 +413,7 @@ export class FastStorePath {
   private async complete(r: Receiving): Promise<void> {
     const { status, reason } = await this.store(r).catch((err) => {
       this.env.log.error('C-STORE handling failed', { error: String(err) });
-      return { status: Status.ProcessingFailure, reason: 'internal error' as string | undefined };
+      return INTERNAL_ERROR;
     });
     if (this.closed) return;
     const rsp = encodeCStoreResponse({
@@ -427,7 +428,7 @@ export class FastStorePath {
     this.prepareSpare();
   }
 
-  private async store(r: Receiving): Promise<{ status: number; reason?: string }> {
+  private async store(r: Receiving): Promise<StoreReply> {
     if (r.refuse) {
       this.env.log.warn('C-STORE refused', { status: r.refuse.status, reason: r.refuse.reason });
       return r.refuse;
@@ -437,10 +438,8 @@ export class FastStorePath {
     if (r.writeError || fd === undefined || !r.path) {
       if (fd !== undefined) closeSync(fd);
       if (r.path) await fsp.rm(r.path, { force: true });
-      const code = r.writeError?.code;
       this.env.log.error('spool write failed', { error: String(r.writeError) });
-      if (code === 'ENOSPC' || code === 'EDQUOT') return { status: Status.OutOfResources, reason: 'storage full' };
-      return { status: Status.ProcessingFailure, reason: 'could not spool the data set' };
+      return spoolFailureReply(r.writeError);
     }
     const bytes = r.retained ? (r.retained.length === 1 ? r.retained[0] : Buffer.concat(r.retained, r.size)) : undefined;
     r.retained = undefined;
@@ -459,9 +458,9 @@ export class FastStorePath {
     } finally {
       closeSync(fd);
     }
-    if (outcome.ok) return { status: Status.Success };
-    this.env.log.warn('C-STORE failed', { status: outcome.status, reason: outcome.reason });
-    return { status: outcome.status, reason: outcome.reason };
+    const reply = ingestReply(outcome);
+    if (!outcome.ok) this.env.log.warn('C-STORE failed', { status: reply.status, reason: reply.reason });
+    return reply;
   }
 
   private abort(reason: number): void {

@@ -11,6 +11,7 @@ import type { Logger } from '../../logging/logger';
 import { InstanceStore } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
 import { Status } from '../../dicom/status';
+import { INTERNAL_ERROR, NO_DATA_SET, SOP_CLASS_MISMATCH, ingestReply, spoolFailureReply, type StoreReply } from './store-status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
 import type { SpoolWriter } from '../../store/spool-writer';
 import { decideAssociation, type AssociationPolicyInput } from './association-policy';
@@ -210,7 +211,7 @@ export class StoreScp extends Scp {
     if (!pc || pc.getResult() !== PresentationContextResult.Accept) return refuse(Status.SopClassNotSupported, 'presentation context not accepted');
     const sopClass = request.getAffectedSopClassUid();
     if (!AcceptedStorageSopClasses.has(pc.getAbstractSyntaxUid()) || sopClass !== pc.getAbstractSyntaxUid()) {
-      return refuse(Status.SopClassNotSupported, 'SOP class does not match the presentation context');
+      return refuse(SOP_CLASS_MISMATCH.status, SOP_CLASS_MISMATCH.reason);
     }
     const ts = pc.getAcceptedTransferSyntaxUid();
     if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
@@ -247,7 +248,7 @@ export class StoreScp extends Scp {
     const p = this.handleStore(request)
       .catch((err) => {
         this.log.error('C-STORE handling failed', { error: String(err) });
-        return { status: Status.ProcessingFailure, reason: 'internal error' };
+        return INTERNAL_ERROR;
       })
       .then(({ status, reason }) => {
         if (this.closed) return;
@@ -260,10 +261,10 @@ export class StoreScp extends Scp {
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  private async handleStore(request: requests.CStoreRequest): Promise<{ status: number; reason?: string }> {
+  private async handleStore(request: requests.CStoreRequest): Promise<StoreReply> {
     const state = this.stores.get(request);
     this.stores.delete(request);
-    if (!state) return { status: Status.ProcessingFailure, reason: 'no data set received' };
+    if (!state) return NO_DATA_SET;
     if (state.discard) {
       this.log.warn('C-STORE refused', { status: state.discard.status, reason: state.discard.reason });
       return state.discard;
@@ -272,9 +273,7 @@ export class StoreScp extends Scp {
     if (this.activeWriter === writer) this.activeWriter = undefined;
     if (!writer.writableFinished || writer.errored) {
       writer.destroy();
-      const code = (writer.errored as NodeJS.ErrnoException | null)?.code;
-      if (code === 'ENOSPC' || code === 'EDQUOT') return { status: Status.OutOfResources, reason: 'storage full' };
-      return { status: Status.ProcessingFailure, reason: 'could not spool the data set' };
+      return spoolFailureReply(writer.errored);
     }
     const outcome = await this.env.store.ingestFile(
       writer.path,
@@ -288,9 +287,9 @@ export class StoreScp extends Scp {
         affectedSopInstanceUid: request.getAffectedSopInstanceUid(),
       },
     );
-    if (outcome.ok) return { status: Status.Success };
-    this.log.warn('C-STORE failed', { status: outcome.status, reason: outcome.reason });
-    return { status: outcome.status, reason: outcome.reason };
+    const reply = ingestReply(outcome);
+    if (!outcome.ok) this.log.warn('C-STORE failed', { status: reply.status, reason: reply.reason });
+    return reply;
   }
 
   private callingAe(): string {

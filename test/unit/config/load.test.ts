@@ -76,6 +76,16 @@ describe('config loading', () => {
     );
   });
 
+  it('refuses keys nothing reads (retention, audit file, prior-study Q/R come back with their behaviour)', () => {
+    for (const overrides of [{ storage: { retentionDays: 30 } }, { logging: { auditFile: '/var/log/npc-audit.log' } }, { priorStudies: { queryRetrieve: ['PACS'] } }]) {
+      assert.throws(
+        () => loadConfig({ env: {}, overrides }),
+        (e: unknown) => e instanceof ConfigError && e.issues.length > 0,
+        JSON.stringify(overrides),
+      );
+    }
+  });
+
   it('never accepts the deflated transfer syntax', () => {
     assert.throws(
       () => loadConfig({ env: {}, overrides: { dimse: { transferSyntaxes: ['1.2.840.10008.1.2.1.99'] } } }),

@@ -267,7 +267,7 @@ describe('deploy kit', () => {
       assert.notEqual(pod.securityContext.runAsUser, 0);
       assert.equal(c.securityContext.readOnlyRootFilesystem, true);
       assert.equal(c.securityContext.allowPrivilegeEscalation, false);
-      const env = Object.fromEntries((c.env as { name: string; value?: string; valueFrom?: any }[]).map((e) => [e.name, e]));
+      const env: Record<string, any> = Object.fromEntries((c.env as { name: string; value?: string; valueFrom?: any }[]).map((e) => [e.name, e]));
       const secret = byKind('Secret')[0] as any;
       assert.equal(env.NPC_ADMIN_TOKEN.valueFrom.secretKeyRef.name, secret.metadata.name);
       assert.ok(env.NPC_ADMIN_TOKEN.valueFrom.secretKeyRef.key in secret.stringData);
