@@ -22,6 +22,7 @@ const LAYERS = [
   ['analyses', '^src/analyses/', 'the five published analyses, from volumes and models to results'],
   ['encode', '^src/encode/', 'results as DICOM SR and secondary captures'],
   ['deliver', '^src/deliver/', 'the outbox: encoded objects out to destinations (C-STORE, STOW-RS)'],
+  ['priors', '^src/priors/', 'the patient\'s other study queried and retrieved from the PACS (C-FIND/C-MOVE/C-GET, QIDO/WADO-RS)'],
   ['pipeline', '^src/pipeline/', 'a job run end to end: select, prepare, analyse, encode, hand to the outbox'],
   ['admin', '^src/admin/', 'the HTTP admin API and web page'],
   ['node', '^src/(node|main)\\.ts$', 'the composition root: builds every stage and wires them'],
@@ -46,6 +47,13 @@ module.exports = {
       to: { circular: true },
     },
     ...upward,
+    {
+      name: 'every-module-in-a-layer',
+      comment: 'A new folder under src/ must be given its place in LAYERS, or the layer rules would not see it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: LAYERS.map((l) => `(${l[1]})`).join('|') },
+      to: {},
+    },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
