@@ -8,7 +8,8 @@
  * red "Something went wrong" notifications, and `waitForPixels()` waits until a cornerstone viewport shows a
  * non-uniform image (real pixels, not the page shell).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { ORTHANC_SERVE_FOLDERS_PLUGIN, startOrthanc, type Orthanc, type OrthancOptions } from './orthanc';
@@ -35,13 +36,34 @@ export function viewerRigMissing(): string | undefined {
   return undefined;
 }
 
-/** Orthanc with DICOMweb and the OHIF dist on /ohif. */
-export function startViewerOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> {
-  return startOrthanc({
-    ...opts,
-    extraPlugins: [ORTHANC_SERVE_FOLDERS_PLUGIN],
-    extraConfig: { ServeFolders: { '/ohif': OHIF_DIST, Extensions: { '': 'text/html', '.wasm': 'application/wasm' } }, ...opts.extraConfig },
-  });
+/**
+ * Orthanc with DICOMweb and the OHIF dist on /ohif. Orthanc 1.10's ServeFolders takes a file's extension
+ * from the last "." of its whole path, so the extension-less `viewer` under .cache/ohif/3.13.2/ would get
+ * the "extension" ".2/dist/viewer": the folder is served through a dot-free symlink in the temp dir.
+ */
+export async function startViewerOrthanc(opts: OrthancOptions = {}): Promise<Orthanc> {
+  const linkDir = mkdtempSync(path.join(os.tmpdir(), 'npcai-ohif-'));
+  const served = path.join(linkDir, 'dist');
+  if (served.includes('.')) throw new Error(`temp dir ${served} has a "." (ServeFolders would mistype the viewer route)`);
+  symlinkSync(OHIF_DIST, served);
+  try {
+    const o = await startOrthanc({
+      ...opts,
+      extraPlugins: [ORTHANC_SERVE_FOLDERS_PLUGIN],
+      // Orthanc 1.10: folders under "Folders" when "Extensions" is given; key "." types files without an
+      // extension (the copy of index.html named viewer) as HTML (a key "" is logged as "." but does not match).
+      extraConfig: { ServeFolders: { Folders: { '/ohif': served }, Extensions: { '.': 'text/html', '.wasm': 'application/wasm' } }, ...opts.extraConfig },
+    });
+    const cleanup = o.cleanup;
+    o.cleanup = async () => {
+      await cleanup();
+      rmSync(linkDir, { recursive: true, force: true });
+    };
+    return o;
+  } catch (e) {
+    rmSync(linkDir, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 export interface ViewerSession {
