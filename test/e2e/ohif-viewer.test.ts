@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import sharp from 'sharp';
 import type { AssessedResult } from '../../src/analyses/types';
 import { encodeSegmentation, type EncodedSegmentation } from '../../src/encode/seg/encode-segmentation';
@@ -113,20 +113,39 @@ describe('OHIF viewer shows the node\'s objects (real viewer, headless chromium)
     await assertNoErrors();
   });
 
-  it('opens the SEG over its CE-T1 series (badge and overlay)', async () => {
+  it('opens the SEG over its CE-T1 series (badge, both segments drawn)', async () => {
     const s = session!;
     await openSeries('SEG');
     await s.page.locator('[data-cy^="ModalityLoadBadge"]').first().waitFor({ timeout: 30_000 });
-    // The overlay: red (GTV) pixels in the viewport, drawn once the segmentation has loaded.
-    let shot: Buffer;
-    let colours = { red: 0, yellow: 0 };
-    for (let i = 0; i < 40 && colours.red < 20; i++) {
-      await s.page.waitForTimeout(500);
-      shot = await s.page.screenshot();
-      colours = await colouredPixels(shot);
+    // OHIF previews the SEG and asks "Do you want to open this Segmentation?": say Yes (hydrate it).
+    const yes = s.page.locator('[data-cy="viewport-notification"]').getByRole('button', { name: 'Yes' });
+    await yes.waitFor({ timeout: 30_000 });
+    await yes.click();
+    await s.page.waitForTimeout(1500);
+    // Walk the slices (arrow keys) and count the segments' colours inside the viewport only:
+    // red = GTV (slices 2-4 of 6), yellow = GTVln (slices 4-5).
+    const viewport = s.page.locator('canvas.cornerstone-canvas').first();
+    await viewport.hover({ force: true });
+    for (let i = 0; i < 6; i++) await s.page.keyboard.press('ArrowUp');
+    const seen: { red: number; yellow: number }[] = [];
+    let best: { score: number; png: Buffer; page: Buffer } | undefined;
+    for (let i = 0; i < 6; i++) {
+      if (i > 0) await s.page.keyboard.press('ArrowDown');
+      await s.page.waitForTimeout(700);
+      const png = await viewport.screenshot();
+      const c = await colouredPixels(png);
+      seen.push(c);
+      const score = Math.min(c.red, c.yellow) * 1e6 + c.red + c.yellow;
+      if (!best || score > best.score) best = { score, png, page: await s.page.screenshot() };
     }
-    await s.page.screenshot({ path: path.join(SHOTS, 'ohif-seg-overlay.png') });
-    assert.ok(colours.red >= 20, `SEG overlay drawn (red pixels: ${colours.red})`);
+    // The slice showing both segments: the whole page, and the viewport alone.
+    if (best) {
+      writeFileSync(path.join(SHOTS, 'ohif-seg-overlay.png'), best.page);
+      writeFileSync(path.join(SHOTS, 'ohif-seg-viewport.png'), best.png);
+    }
+    assert.ok(seen.some((c) => c.red >= 20), `GTV (red) drawn on some slice: ${JSON.stringify(seen)}`);
+    assert.ok(seen.some((c) => c.yellow >= 20), `GTVln (yellow) drawn on some slice: ${JSON.stringify(seen)}`);
+    assert.ok(seen.some((c) => c.red < 20 && c.yellow < 20), `slices without a segment stay clear: ${JSON.stringify(seen)}`);
     await assertNoErrors();
   });
 

@@ -97,6 +97,9 @@ export async function openViewer(orthanc: Orthanc, opts: { width?: number; heigh
     errors,
     async openStudy(studyInstanceUid: string) {
       await page.goto(`${orthanc.url}/ohif/viewer?StudyInstanceUIDs=${encodeURIComponent(studyInstanceUid)}`, { waitUntil: 'load' });
+      // OHIF 3.13 greets a first visit with an onboarding tour over the viewport ("Skip all").
+      const skip = page.getByText('Skip all', { exact: true });
+      if (await skip.waitFor({ timeout: 5000 }).then(() => true, () => false)) await skip.click();
     },
     async close() {
       await browser.close();
@@ -160,7 +163,7 @@ export async function waitForPixels(page: Page, opts: { timeoutMs?: number; imag
   let last: ViewportPixels[] = [];
   for (;;) {
     last = await viewportPixels(page).catch(() => []);
-    if (last.some((v) => v.distinct > 8 && (!opts.imageId || (v.imageId !== undefined && opts.imageId.test(v.imageId))))) return last;
+    if (last.some((v) => v.distinct > 8 && v.imageId !== undefined && (!opts.imageId || opts.imageId.test(v.imageId)))) return last;
     if (Date.now() > deadline) throw new Error(`no viewport with real pixels within ${opts.timeoutMs ?? 45_000} ms: ${JSON.stringify(last)}`);
     await page.waitForTimeout(250);
   }
