@@ -11,6 +11,8 @@ missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done
 [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] || missing+=(orthanc-dicomweb)
 [ -e /usr/share/java/pixelmed.jar ] || missing+=(pixelmed-apps)
+# The real-viewer test's chromium and OHIF dist; a failure there only makes that test skip.
+bash "$(dirname "${BASH_SOURCE[0]}")/ensure-viewer.sh" || echo "ensure-test-peers: viewer rig not ready (the OHIF test will skip)" >&2
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "ensure-test-peers: missing Debian packages: ${missing[*]} (run as root, or: apt-get install -y ${missing[*]})" >&2

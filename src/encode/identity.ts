@@ -7,7 +7,7 @@
 import type { AnalysisResult, ModelIdentity } from '../analyses/types';
 import { deterministicUid } from '../dicom/uids';
 
-export type OutputKind = 'sr' | 'sc';
+export type OutputKind = 'sr' | 'sc' | 'seg';
 
 const NAMESPACE = 'npcai-encode-v1';
 
@@ -62,4 +62,9 @@ export function trackingUid(studyInstanceUid: string, analysis: string, versionK
 /** A Device UID for a model (ContributingEquipmentSequence), derived from its identity. */
 export function modelDeviceUid(model: ModelIdentity): string {
   return deterministicUid([NAMESPACE, 'model', model.id, model.version, model.sha256].join('|'));
+}
+
+/** The SEG's SOP Instance UID: study, source series, localiser version, generation. */
+export function segmentationInstanceUid(studyInstanceUid: string, sourceSeriesUid: string, localiser: ModelIdentity, generation: number): string {
+  return deterministicUid([NAMESPACE, 'seg', studyInstanceUid, sourceSeriesUid, modelVersionKey([localiser]), generation].join('|'));
 }

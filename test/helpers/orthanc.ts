@@ -22,6 +22,7 @@ import path from 'node:path';
 
 export const ORTHANC_BINARY = '/usr/sbin/Orthanc';
 export const ORTHANC_DICOMWEB_PLUGIN = '/usr/share/orthanc/plugins/libOrthancDicomWeb.so';
+export const ORTHANC_SERVE_FOLDERS_PLUGIN = '/usr/share/orthanc/plugins/libServeFolders.so';
 
 export interface OrthancModality {
   aeTitle: string;
@@ -41,6 +42,9 @@ export interface OrthancOptions {
   stableAgeSeconds?: number;
   /** Do not start it yet (for "destination down" tests: configure the node first, start Orthanc later). */
   deferStart?: boolean;
+  /** More plugins to load (e.g. ORTHANC_SERVE_FOLDERS_PLUGIN) and config keys to add or override (e.g. ServeFolders). */
+  extraPlugins?: string[];
+  extraConfig?: Record<string, unknown>;
 }
 
 export interface Orthanc {
@@ -118,7 +122,7 @@ async function createOrthanc(opts: OrthancOptions): Promise<Orthanc> {
     DicomScuTimeout: 10,
     DicomAssociationCloseDelay: 0,
     DefaultEncoding: 'Utf8',
-    Plugins: [ORTHANC_DICOMWEB_PLUGIN],
+    Plugins: [ORTHANC_DICOMWEB_PLUGIN, ...(opts.extraPlugins ?? [])],
     DicomWeb: { Enable: true, Root: '/dicom-web/', EnableWado: true, Ssl: false },
     StableAge: opts.stableAgeSeconds ?? 1,
     SaveJobs: false,
@@ -126,6 +130,7 @@ async function createOrthanc(opts: OrthancOptions): Promise<Orthanc> {
     TcpNoDelay: true,
     KeepAlive: false,
     WebDavEnabled: false,
+    ...opts.extraConfig,
   };
   const configPath = path.join(dir, 'orthanc.json');
   writeFileSync(configPath, JSON.stringify(config, null, 2));

@@ -1,0 +1,80 @@
+/**
+ * The SEG's pixel content: the localiser's per-slice masks -> one binary frame per (segment, slice) that has
+ * pixels, on the source slice's matrix, and the frames bit-packed as BitsAllocated 1 wants them.
+ *
+ * localise() already maps its model-resolution masks (e.g. 128 x 128) back to each slice's matrix by nearest
+ * neighbour (analyses/localisation.ts, toSourceMask); a mask given on another grid is resampled here the
+ * same way (nearest neighbour, pixel centres), so that frame pixels always sit on the source pixels.
+ */
+import type { Slice } from '../../prepare/volume-types';
+import type { RegionMask } from '../../prepare/regions';
+
+/** A mask as localise() gives it (slice matrix, 1 = inside) or on its own grid. */
+export type SliceMask = Uint8Array | RegionMask;
+
+export interface SegmentFrame {
+  /** Index into the input slices. */
+  sliceIndex: number;
+  slice: Slice;
+  /** rows x columns of the slice, 0/1. */
+  pixels: Uint8Array;
+}
+
+/** `mask` on `slice`'s matrix (0/1): as is when it already has that size, else nearest-neighbour resampled. */
+export function maskOnSlice(mask: SliceMask, slice: Pick<Slice, 'rows' | 'columns'>): Uint8Array {
+  const { rows, columns } = slice;
+  const grid = mask instanceof Uint8Array ? { rows, columns, data: mask } : mask;
+  if (grid.data.length !== grid.rows * grid.columns) {
+    throw new Error(`mask has ${grid.data.length} values, ${grid.rows} x ${grid.columns} expected`);
+  }
+  const out = new Uint8Array(rows * columns);
+  if (grid.rows === rows && grid.columns === columns) {
+    for (let i = 0; i < out.length; i++) out[i] = grid.data[i] ? 1 : 0;
+    return out;
+  }
+  for (let y = 0; y < rows; y++) {
+    const gy = Math.min(grid.rows - 1, Math.floor(((y + 0.5) * grid.rows) / rows));
+    for (let x = 0; x < columns; x++) {
+      const gx = Math.min(grid.columns - 1, Math.floor(((x + 0.5) * grid.columns) / columns));
+      out[y * columns + x] = grid.data[gy * grid.columns + gx] ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+/** The frames of one segment: slices (in the given order) whose mask has at least one pixel. */
+export function framesOf(slices: readonly { slice: Slice; mask?: SliceMask }[]): SegmentFrame[] {
+  const out: SegmentFrame[] = [];
+  slices.forEach(({ slice, mask }, sliceIndex) => {
+    if (!mask) return;
+    const pixels = maskOnSlice(mask, slice);
+    if (pixels.some((v) => v !== 0)) out.push({ sliceIndex, slice, pixels });
+  });
+  return out;
+}
+
+/**
+ * Packs 0/1 frames of rows x columns pixels into one bit stream (PS3.5 8.1.1: the first pixel in the
+ * least significant bit, frames back to back without padding between them), padded to an even length.
+ */
+export function packBinaryFrames(frames: readonly Uint8Array[]): Uint8Array {
+  const total = frames.reduce((n, f) => n + f.length, 0);
+  const bytes = Math.ceil(total / 8);
+  const out = new Uint8Array(bytes + (bytes % 2));
+  let bit = 0;
+  for (const f of frames) {
+    for (let i = 0; i < f.length; i++, bit++) if (f[i]) out[bit >> 3]! |= 1 << (bit & 7);
+  }
+  return out;
+}
+
+/** The inverse of packBinaryFrames (tests, readers): frame `index` of `pixelsPerFrame` values. */
+export function unpackBinaryFrame(packed: Uint8Array, index: number, pixelsPerFrame: number): Uint8Array {
+  const out = new Uint8Array(pixelsPerFrame);
+  const start = index * pixelsPerFrame;
+  for (let i = 0; i < pixelsPerFrame; i++) {
+    const bit = start + i;
+    out[i] = (packed[bit >> 3]! >> (bit & 7)) & 1;
+  }
+  return out;
+}
