@@ -36,6 +36,7 @@ import { createMetrics } from './admin/metrics';
 import { WorkerPool } from './prepare';
 import { AnalysisWorker } from './pipeline/analysis-worker';
 import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
+import { errorMessage } from './util/error-message';
 
 export interface NodeHandle {
   config: Config;
@@ -154,7 +155,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   };
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ db, studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations() });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {
@@ -273,7 +274,7 @@ class StartupResources {
       try {
         await close();
       } catch (e) {
-        this.logger.warn('startup failed; closing a resource failed too', { resource: name, error: e instanceof Error ? e.message : String(e) });
+        this.logger.warn('startup failed; closing a resource failed too', { resource: name, error: errorMessage(e) });
       }
     }
   }
@@ -285,7 +286,7 @@ async function listenOrExplain<T>(what: string, at: { host: string; port: number
     return await listen();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException | undefined)?.code;
-    const why = code === 'EADDRINUSE' ? 'the port is already in use' : e instanceof Error ? e.message : String(e);
+    const why = code === 'EADDRINUSE' ? 'the port is already in use' : errorMessage(e);
     throw new Error(`${what} listener could not start on ${at.host}:${at.port}: ${why}`, { cause: e });
   }
 }

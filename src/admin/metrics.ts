@@ -7,12 +7,10 @@ import { Router } from 'express';
 import client from 'prom-client';
 import type { StudyRepository } from '../assemble/study-repository';
 import type { JobStore } from '../jobs/job-store';
-import type { Db } from '../store/database';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
 
 export interface MetricsSources {
-  db: Db;
   studies: Pick<StudyRepository, 'countByState'>;
   instances: InstanceStore;
   jobs: Pick<JobStore, 'countByKindAndState'>;
@@ -35,7 +33,7 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
     help: 'Instances in the store',
     registers: [registry],
     collect() {
-      this.set((src.db.prepare('SELECT COUNT(*) AS n FROM instances').get() as { n: number }).n);
+      this.set(src.instances.count());
     },
   });
   new client.Gauge({

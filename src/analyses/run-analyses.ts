@@ -10,6 +10,7 @@ import { localise, type LocalisationResult } from './localisation';
 import { analysisDefinition } from './registry';
 import { notAssessable } from './result-builder';
 import type { AnalysisId, AnalysisResult } from './types';
+import { errorMessage } from '../util/error-message';
 
 export interface AnalysesOutcome {
   localisation?: LocalisationResult;
@@ -40,7 +41,7 @@ export async function runAnalyses(ctx: AnalysisContext, analyses: readonly Analy
       results.push(await analysis.run(ctx, loc, env));
     } catch (e) {
       // A fault in one analysis (e.g. a model/preparation mismatch) must not cost the others their results.
-      results.push(notAssessable(analysis, ctx.studyInstanceUid, `analysis failed: ${(e as Error).message}`));
+      results.push(notAssessable(analysis, ctx.studyInstanceUid, `analysis failed: ${errorMessage(e)}`));
     }
   }
   return { ...(loc.ok ? { localisation: loc.result } : {}), results };

@@ -17,6 +17,7 @@
 import { Client, requests, type association } from 'dcmjs-dimse';
 import { statusCategory, type StatusCategory } from '../dicom/status';
 import { quietDimseLibrary } from './dimse-library';
+import { errorMessage } from '../util/error-message';
 
 const { CStoreRequest } = requests;
 
@@ -75,7 +76,7 @@ export function storeInstances(target: StoreTarget, files: StoreFile[], opts: St
       outcomes.set(file.sopInstanceUid, {
         sopInstanceUid: file.sopInstanceUid,
         ok: false,
-        message: `cannot read ${file.path}: ${(e as Error).message}`,
+        message: `cannot read ${file.path}: ${errorMessage(e)}`,
         permanent: true,
       });
     }
@@ -170,7 +171,7 @@ export function storeInstances(target: StoreTarget, files: StoreFile[], opts: St
       });
       armWatchdog();
     } catch (e) {
-      error = `cannot start the association: ${(e as Error).message}`;
+      error = `cannot start the association: ${errorMessage(e)}`;
       finish();
     }
   });

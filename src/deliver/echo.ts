@@ -6,6 +6,7 @@
 import { Client, requests } from 'dcmjs-dimse';
 import { statusCategory } from '../dicom/status';
 import { quietDimseLibrary } from './dimse-library';
+import { errorMessage } from '../util/error-message';
 
 export interface EchoResult {
   ok: boolean;
@@ -57,7 +58,7 @@ export function cEcho(
     try {
       client.send(t.host, t.port, t.callingAeTitle, t.calledAeTitle, { connectTimeout: timeoutSeconds * 1000, associationTimeout: timeoutSeconds * 1000 });
     } catch (e) {
-      problem = e instanceof Error ? e.message : String(e);
+      problem = errorMessage(e);
       finish();
     }
   });

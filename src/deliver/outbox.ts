@@ -34,6 +34,7 @@ import { toDeliveryJob, type DeliveryFileState, type DeliveryJob } from './deliv
 import { nextDeliveryState, pendingFiles, retryDeliveryState } from './delivery-state';
 import { describeTarget, destinationCredentials, sendToTarget, type AttemptOutcome, type SendContext } from './destination-types';
 import { resolveRouting, targetFromDestination, type DeliveryTarget, type Routing } from './routing';
+import { errorMessage } from '../util/error-message';
 
 export { DELIVERY_KIND, type DeliveryFileState, type DeliveryHistoryEntry, type DeliveryJob, type DeliveryJobState } from './delivery-job';
 export type { AttemptOutcome } from './destination-types';
@@ -325,9 +326,6 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
   }
 }
 
-function errorMessage(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { InstanceOutcome, StoreFile } from './cstore-scu';
+import { errorMessage } from '../util/error-message';
 
 export interface StowTarget {
   /** DICOMweb base URL (the STOW endpoint is {url}/studies). */
@@ -129,7 +130,7 @@ export async function stowInstances(target: StowTarget, files: StoreFile[], opts
     try {
       readable.push({ file, data: await readFile(file.path) });
     } catch (e) {
-      unreadable.push({ sopInstanceUid: file.sopInstanceUid, ok: false, message: `cannot read ${file.path}: ${(e as Error).message}`, permanent: true });
+      unreadable.push({ sopInstanceUid: file.sopInstanceUid, ok: false, message: `cannot read ${file.path}: ${errorMessage(e)}`, permanent: true });
     }
   }
   const order = (rs: InstanceOutcome[]) => files.map((f) => rs.find((r) => r.sopInstanceUid === f.sopInstanceUid)!);

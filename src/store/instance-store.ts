@@ -102,6 +102,9 @@ export class InstanceStore extends EventEmitter {
   private readonly indexDb: Db;
   private readonly insertStmt;
   private readonly getStmt;
+  private readonly studyStmt;
+  private readonly seriesStmt;
+  private readonly countStmt;
 
   constructor(private readonly opts: InstanceStoreOptions) {
     super();
@@ -124,6 +127,9 @@ export class InstanceStore extends EventEmitter {
       VALUES (@sop_instance_uid, @sop_class_uid, @study_instance_uid, @series_instance_uid, @transfer_syntax_uid,
        @called_ae_title, @calling_ae_title, @path, @size, @sha256, @received_at, @header_json)`);
     this.getStmt = opts.db.prepare('SELECT * FROM instances WHERE sop_instance_uid = ?');
+    this.studyStmt = opts.db.prepare('SELECT * FROM instances WHERE study_instance_uid = ? ORDER BY series_instance_uid, received_at');
+    this.seriesStmt = opts.db.prepare('SELECT * FROM instances WHERE series_instance_uid = ? ORDER BY received_at');
+    this.countStmt = opts.db.prepare('SELECT COUNT(*) AS n FROM instances');
   }
 
   /** Creates the store's directories, removes abandoned temp files and indexes renamed-but-unindexed files. */
@@ -384,13 +390,18 @@ export class InstanceStore extends EventEmitter {
   }
 
   listStudyInstances(studyInstanceUid: string): StoredInstance[] {
-    const rows = this.opts.db.prepare('SELECT * FROM instances WHERE study_instance_uid = ? ORDER BY series_instance_uid, received_at').all(studyInstanceUid) as InstanceRow[];
+    const rows = this.studyStmt.all(studyInstanceUid) as InstanceRow[];
     return rows.map((r) => toStoredInstance(r, this.opts.dataDir));
   }
 
   listSeriesInstances(seriesInstanceUid: string): StoredInstance[] {
-    const rows = this.opts.db.prepare('SELECT * FROM instances WHERE series_instance_uid = ? ORDER BY received_at').all(seriesInstanceUid) as InstanceRow[];
+    const rows = this.seriesStmt.all(seriesInstanceUid) as InstanceRow[];
     return rows.map((r) => toStoredInstance(r, this.opts.dataDir));
+  }
+
+  /** Instances in the index (for /metrics). */
+  count(): number {
+    return (this.countStmt.get() as { n: number }).n;
   }
 
   /** Resolves when queued index rows are written (used at shutdown). */

@@ -8,6 +8,7 @@ import { AcceptedStorageSopClasses, NativeTransferSyntaxes, SopClass, TransferSy
 import { ScanError, scanDataset, type ByteSource, type Syntax } from '../dicom/dataset-scan';
 import { AttributeError, decodeHeader } from '../dicom/header-attributes';
 import { readFileMeta } from '../dicom/part10';
+import { UnsupportedCharacterSetError } from '../dicom/charset';
 import type { InstanceHeader } from './instance-types';
 import { errorMessage } from '../util/error-message';
 
@@ -68,7 +69,7 @@ export function validateInstance(src: ByteSource, exp: ValidationExpectations): 
     scan = scanDataset(src, meta.datasetOffset, syntaxOf(ts));
     header = decodeHeader(src, scan);
   } catch (err) {
-    if (err instanceof ScanError || err instanceof AttributeError) return invalid(Status.CannotUnderstand, err.message, 409, uids);
+    if (err instanceof ScanError || err instanceof AttributeError || err instanceof UnsupportedCharacterSetError) return invalid(Status.CannotUnderstand, err.message, 409, uids);
     throw err;
   }
   const withUids = { sopClassUid: str(header.SOPClassUID) ?? uids.sopClassUid, sopInstanceUid: str(header.SOPInstanceUID) ?? uids.sopInstanceUid };

@@ -4,6 +4,7 @@
  * through the admin API, is what counts, and it survives restarts.
  */
 import type { z } from 'zod';
+import type { Statement } from 'better-sqlite3';
 import type { Db } from './database';
 import { LocalAeTitleSchema, SourceSchema, type LocalAeTitle, type Source } from '../config/schema';
 import { DestinationSchema, type Destination } from '../core/destination-schemas';
@@ -17,7 +18,18 @@ interface TableSpec<T> {
 
 class Collection<T> {
   private cache: Map<string, T> | undefined;
-  constructor(private readonly db: Db, private readonly spec: TableSpec<T>) {}
+  private readonly upsert: Statement;
+  private readonly remove: Statement;
+  private readonly selectAll: Statement;
+
+  /** Statements are prepared once; table and key names come from the fixed TableSpec, never from input. */
+  constructor(db: Db, private readonly spec: TableSpec<T>) {
+    const { table, key } = spec;
+    this.upsert = db.prepare(`INSERT INTO ${table} (${key}, config_json, updated_at) VALUES (?, ?, ?)
+                ON CONFLICT(${key}) DO UPDATE SET config_json = excluded.config_json, updated_at = excluded.updated_at`);
+    this.remove = db.prepare(`DELETE FROM ${table} WHERE ${key} = ?`);
+    this.selectAll = db.prepare(`SELECT config_json FROM ${table} ORDER BY ${key}`);
+  }
 
   list(): T[] {
     return [...this.load().values()];
@@ -28,16 +40,12 @@ class Collection<T> {
   /** Inserts or replaces; the value is validated again so nothing invalid is ever stored. */
   put(value: T): T {
     const v = this.spec.schema.parse(value);
-    const { table, key } = this.spec;
-    this.db
-      .prepare(`INSERT INTO ${table} (${key}, config_json, updated_at) VALUES (?, ?, ?)
-                ON CONFLICT(${key}) DO UPDATE SET config_json = excluded.config_json, updated_at = excluded.updated_at`)
-      .run(this.spec.keyOf(v), JSON.stringify(v), new Date().toISOString());
+    this.upsert.run(this.spec.keyOf(v), JSON.stringify(v), new Date().toISOString());
     this.cache = undefined;
     return v;
   }
   delete(k: string): boolean {
-    const r = this.db.prepare(`DELETE FROM ${this.spec.table} WHERE ${this.spec.key} = ?`).run(k);
+    const r = this.remove.run(k);
     this.cache = undefined;
     return r.changes > 0;
   }
@@ -47,7 +55,7 @@ class Collection<T> {
   }
   private load(): Map<string, T> {
     if (!this.cache) {
-      const rows = this.db.prepare(`SELECT config_json FROM ${this.spec.table} ORDER BY ${this.spec.key}`).all() as { config_json: string }[];
+      const rows = this.selectAll.all() as { config_json: string }[];
       this.cache = new Map(rows.map((r) => {
         const v = this.spec.schema.parse(JSON.parse(r.config_json));
         return [this.spec.keyOf(v), v] as const;

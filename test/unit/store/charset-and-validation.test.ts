@@ -49,4 +49,10 @@ describe('instance validation', () => {
     const ts = validateInstance(file(spec), { acceptedTransferSyntaxes: new Set([TransferSyntax.ImplicitVRLittleEndian]) });
     assert.equal(!ts.ok && ts.status, Status.TransferSyntaxNotSupported);
   });
+  it('refuses an unknown SpecificCharacterSet with 0xC000 and names the term (not an internal error)', () => {
+    const v = validateInstance(file({ ...spec, overrides: { '00080005': ['CS', 'ISO_IR 999'] } }), { acceptedTransferSyntaxes: accepted });
+    assert.equal(v.ok, false);
+    assert.equal(!v.ok && v.status, Status.CannotUnderstand);
+    assert.match(!v.ok ? v.reason : '', /ISO_IR 999/);
+  });
 });
