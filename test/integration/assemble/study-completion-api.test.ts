@@ -106,7 +106,11 @@ describe('study completion through a running node', () => {
     });
     assert.equal(second.generation, 1);
     assert.equal(second.parentJobId, first.id);
-    const old = await json<JobView>(node.api(`/api/v1/jobs/${first.id}`));
+    // Superseded while still running, it keeps running and ends superseded: wait for it to end.
+    const old = await waitFor('the first job to end', async () => {
+      const j = await json<JobView>(node.api(`/api/v1/jobs/${first.id}`));
+      return j.state === 'running' ? undefined : j;
+    }, 45000);
     assert.equal(old.state, 'superseded');
     assert.equal(old.supersededBy, second.id);
     assert.equal(old.history!.at(-1)!.to, 'superseded');
