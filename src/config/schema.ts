@@ -229,7 +229,15 @@ export const ConfigSchema = z.strictObject({
   logging: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+      /** Not used: the audit trail lives under <dataDir>/audit (see audit below); kept so older configs still load. */
       auditFile: z.string().optional(),
+    })
+    .prefault({}),
+  /** The audit trail: JSON lines in <dataDir>/audit/audit-YYYY-MM-DD.jsonl (src/audit/audit-log.ts). */
+  audit: z
+    .strictObject({
+      /** Days a daily audit file is kept before it is deleted. */
+      retentionDays: z.number().int().min(1).max(36500).default(365),
     })
     .prefault({}),
 });

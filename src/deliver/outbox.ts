@@ -526,17 +526,20 @@ export interface ResultObject {
  * <dataDir>/results/<StudyInstanceUID>/<SOPInstanceUID>.dcm and returns the entries for `enqueue`
  * (paths relative to dataDir). Writing the same SOP Instance UID again replaces the file.
  */
+/** Result files: the node's user writes, its group (e.g. a backup agent) reads, nobody else. */
+export const RESULT_FILE_MODE = 0o640;
+
 export async function writeResultObjects(dataDir: string, studyInstanceUid: string, objects: ResultObject[]): Promise<OutboxFile[]> {
   if (!isValidUid(studyInstanceUid)) throw new Error(`invalid Study Instance UID ${JSON.stringify(studyInstanceUid)}`);
   const relDir = path.join('results', studyInstanceUid);
   const dir = path.join(dataDir, relDir);
-  await mkdir(dir, { recursive: true });
+  await mkdir(dir, { recursive: true, mode: 0o750 });
   const out: OutboxFile[] = [];
   for (const o of objects) {
     if (!isValidUid(o.sopInstanceUid) || !isValidUid(o.sopClassUid)) throw new Error(`invalid UID for result object ${JSON.stringify(o.sopInstanceUid)}`);
     const final = path.join(dir, `${o.sopInstanceUid}.dcm`);
     const tmp = `${final}.tmp-${process.pid}-${Date.now()}`;
-    const fh = await open(tmp, 'w');
+    const fh = await open(tmp, 'w', RESULT_FILE_MODE);
     try {
       await fh.writeFile(o.data);
       await fh.sync();

@@ -6,6 +6,7 @@
  * replaced the job, see docs/study-completion.md). Every transition appends an entry to history_json in
  * the same UPDATE, so the history can never disagree with the state.
  */
+import { EventEmitter } from 'node:events';
 import type { Db } from '../store/database';
 
 export const JOB_STATES = ['queued', 'running', 'done', 'failed', 'dead', 'superseded'] as const;
@@ -106,11 +107,29 @@ const APPEND_HISTORY = `history_json = json_insert(history_json, '$[#]',
   json_patch(json_object('at', @at, 'from', state, 'to', @to),
              json_object('note', @note, 'error', @historyError)))`;
 
-export class JobStore {
+/** Emitted ('finished') after complete() or fail() changed a running job; observers never change the outcome. */
+export interface JobFinishedEvent {
+  job: Job;
+  outcome: 'done' | 'failed';
+}
+
+export class JobStore extends EventEmitter<{ finished: [JobFinishedEvent] }> {
   private readonly now: () => Date;
 
   constructor(private readonly db: Db, opts: { now?: () => Date } = {}) {
+    super();
     this.now = opts.now ?? (() => new Date());
+  }
+
+  private finished(job: Job | undefined, outcome: JobFinishedEvent['outcome']): Job | undefined {
+    if (job) {
+      try {
+        this.emit('finished', { job, outcome });
+      } catch {
+        /* an observer's failure is its own */
+      }
+    }
+    return job;
   }
 
   /** Inserts a queued job of any kind. */
@@ -217,7 +236,7 @@ export class JobStore {
          WHERE id = @id AND state = 'running'`,
       )
       .run({ id, at, to: this.endState(id, 'done'), result: JSON.stringify(result ?? null), note: null, historyError: null });
-    return r.changes ? this.get(id) : undefined;
+    return r.changes ? this.finished(this.get(id), 'done') : undefined;
   }
 
   /**
@@ -238,7 +257,7 @@ export class JobStore {
          WHERE id = @id AND state = 'running'`,
       )
       .run({ id, at, to, error, next: nextAttemptAt, note: exhausted ? `gave up after ${job.attempts} attempts` : null, historyError: error });
-    return this.get(id);
+    return this.finished(this.get(id), 'failed');
   }
 
   /** failed/dead -> queued (manual retry). Attempts are kept; the history says who asked. */
