@@ -7,7 +7,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Router } from 'express';
+import { Router, type Express } from 'express';
 import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
 import { openDatabase, type Db } from './store/database';
@@ -69,6 +69,8 @@ export interface NodeHandle {
   /** Named admin API tokens (the configured admin token is not among them). */
   tokens: TokenRepository;
   adminToken: string;
+  /** The express app (routes, for tests that compare them with the route table). */
+  httpApp: Express;
   httpPort: number;
   dimsePort: number;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
@@ -277,6 +279,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     audit,
     tokens,
     adminToken: token,
+    httpApp: app,
     httpPort,
     dimsePort,
     async stop() {
