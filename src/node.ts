@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { Router, type Express } from 'express';
 import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
-import { openDatabase, type Db } from './store/database';
+import { ensureDataDir, openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
 import { InstanceStore } from './store/instance-store';
 import { ClinicalRepository } from './store/clinical-repository';
@@ -94,6 +94,10 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
 
 /** Everything after the models, each resource registered in `opened` as soon as it exists. */
 async function buildNode(config: Config, logger: Logger, models: ModelRegistry, opened: StartupResources): Promise<NodeHandle> {
+  const dir = ensureDataDir(config.dataDir);
+  if (!dir.tightened && dir.mode & 0o007) {
+    logger.warn('the data directory is not ours to restrict and others may read it; restrict it (0700) or its parent', { dataDir: config.dataDir, mode: dir.mode.toString(8) });
+  }
   const db = openDatabase(config.dataDir);
   opened.add('database', () => db.close());
   const clinical = new ClinicalRepository(db);

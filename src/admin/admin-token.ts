@@ -7,7 +7,7 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   if (configured) return { token: configured };
   const file = path.join(dataDir, 'admin-token');
   if (existsSync(file)) {
-    chmodSync(file, 0o600);
+    tighten(file);
     const t = readFileSync(file, 'utf8').trim();
     if (t.length >= 16) return { token: t, file };
   }
@@ -15,4 +15,14 @@ export function resolveAdminToken(configured: string | undefined, dataDir: strin
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600);
   return { token, file };
+}
+
+/** 0600 for a token file the node owns; one it cannot change (a read-only mount) is left as it is. */
+function tighten(file: string): void {
+  try {
+    chmodSync(file, 0o600);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'EROFS') throw e;
+  }
 }

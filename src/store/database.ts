@@ -3,7 +3,7 @@
  * instances, studies, jobs, clinical covariates. Migrations are append-only: add a new entry at the end.
  */
 import Database from 'better-sqlite3';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export type Db = Database.Database;
@@ -135,10 +135,20 @@ export const DATA_DIR_MODE = 0o700;
 /** Mode of the database and token files (and SQLite's -wal/-shm companions). */
 export const PRIVATE_FILE_MODE = 0o600;
 
-/** Creates the data directory (or tightens an existing one) with DATA_DIR_MODE. */
-export function ensureDataDir(dataDir: string): void {
+/**
+ * Creates the data directory (or tightens an existing one) with DATA_DIR_MODE. A directory the node does not
+ * own (e.g. a Kubernetes volume root with fsGroup) cannot be changed: its mode is returned, for a warning.
+ */
+export function ensureDataDir(dataDir: string): { mode: number; tightened: boolean } {
   mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE });
-  chmodSync(dataDir, DATA_DIR_MODE);
+  try {
+    chmodSync(dataDir, DATA_DIR_MODE);
+    return { mode: DATA_DIR_MODE, tightened: true };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'EROFS') throw e;
+    return { mode: statSync(dataDir).mode & 0o777, tightened: false };
+  }
 }
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */
