@@ -71,6 +71,7 @@ const FILE_RE = /^audit-(\d{4}-\d{2}-\d{2})\.jsonl$/;
 export class AuditLog implements AuditRecorder {
   readonly dir: string;
   private readonly logger: winston.Logger;
+  private readonly transport: DailyRotateFile;
   private closed = false;
 
   constructor(opts: { dataDir: string; retentionDays: number; onError?: (e: Error) => void }) {
@@ -88,6 +89,7 @@ export class AuditLog implements AuditRecorder {
       createSymlink: false,
     });
     transport.on('error', (e: Error) => opts.onError?.(e));
+    this.transport = transport;
     this.logger = winston.createLogger({
       level: 'info',
       format: winston.format.printf((info) => String(info.message)),
@@ -138,18 +140,26 @@ export class AuditLog implements AuditRecorder {
     return out;
   }
 
-  /** Flushes what was recorded and closes the file. */
+  /** Flushes what was recorded to the file and closes it (at most ~2 s per step). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 2000);
-      t.unref();
-      this.logger.on('finish', () => {
-        clearTimeout(t);
-        resolve();
+    const within = (p: (done: () => void) => void) =>
+      new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 2000);
+        t.unref();
+        p(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
+    // 1. every entry handed from the logger to the transport (the transport finishes when the logger ends);
+    await within((done) => {
+      this.transport.once('finish', done);
       this.logger.end();
     });
+    // 2. the transport's file stream flushed and closed.
+    const stream = (this.transport as unknown as { logStream?: NodeJS.WritableStream }).logStream;
+    if (stream) await within((done) => stream.end(done));
   }
 }
