@@ -7,11 +7,11 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Router } from 'express';
+import { Router, type Express } from 'express';
 import { CompletionSchema, type Config } from './config/schema';
 import { createLogger, type Logger } from './logging/logger';
 import { routeDimseLibraryLog } from './logging/dimse-library-log';
-import { openDatabase, type Db } from './store/database';
+import { ensureDataDir, openDatabase, type Db } from './store/database';
 import { SettingsRepository } from './store/settings-repository';
 import { InstanceStore } from './store/instance-store';
 import { ClinicalRepository } from './store/clinical-repository';
@@ -33,6 +33,15 @@ import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
 import { createMetrics } from './admin/metrics';
+import { principalOf } from './admin/authorise';
+import { tokenRoutes } from './admin/routes/token-routes';
+import { auditRoutes } from './admin/routes/audit-routes';
+import { openApiRoutes } from './admin/openapi';
+import { TokenRepository } from './store/token-repository';
+import { AuditLog } from './audit/audit-log';
+import { auditAssociation, connectAudit } from './audit/audit-events';
+import type { Principal } from './core/roles';
+import { SOFTWARE_VERSION } from './pipeline/device-identity';
 import { WorkerPool } from './prepare';
 import { AnalysisWorker } from './pipeline/analysis-worker';
 import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
@@ -57,7 +66,13 @@ export interface NodeHandle {
   /** Runs analysis jobs: select, prepare, infer, encode, enqueue delivery. */
   analysisWorker: AnalysisWorker;
   logger: Logger;
+  /** The audit trail; other parts record through audit.record(type, fields), e.g. 'retention-purge'. */
+  audit: AuditLog;
+  /** Named admin API tokens (the configured admin token is not among them). */
+  tokens: TokenRepository;
   adminToken: string;
+  /** The express app (routes, for tests that compare them with the route table). */
+  httpApp: Express;
   httpPort: number;
   dimsePort: number;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
@@ -82,6 +97,10 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
 
 /** Everything after the models, each resource registered in `opened` as soon as it exists. */
 async function buildNode(config: Config, logger: Logger, models: ModelRegistry, opened: StartupResources): Promise<NodeHandle> {
+  const dir = ensureDataDir(config.dataDir);
+  if (!dir.tightened && dir.mode & 0o007) {
+    logger.warn('the data directory is not ours to restrict and others may read it; restrict it (0700) or its parent', { dataDir: config.dataDir, mode: dir.mode.toString(8) });
+  }
   const db = openDatabase(config.dataDir);
   opened.add('database', () => db.close());
   const clinical = new ClinicalRepository(db);
@@ -89,6 +108,13 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   settings.seed(config);
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
   if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
+  const tokens = new TokenRepository(db);
+  const audit = new AuditLog({
+    dataDir: config.dataDir,
+    retentionDays: config.audit.retentionDays,
+    onError: (e) => logger.error('audit trail write failed', { error: e.message }),
+  });
+  opened.add('audit trail', () => audit.close());
 
   const instances = new InstanceStore({
     db,
@@ -123,6 +149,21 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   assembler.start();
 
   const outbox = new Outbox({ db, settings, dataDir: config.dataDir, delivery: config.delivery, logger: logger.child({ component: 'deliver' }) });
+  /** Accession numbers of studies seen arriving (for audit entries), else read from a stored instance. */
+  const accessions = new Map<string, string | undefined>();
+  const accessionOf = (uid: string): string | undefined => {
+    if (accessions.has(uid)) return accessions.get(uid);
+    const a = instances.listStudyInstances(uid)[0]?.header.AccessionNumber;
+    return typeof a === 'string' && a !== '' ? a : undefined;
+  };
+  assembler.on('study-received', (ev: { studyInstanceUid: string; accessionNumber?: string }) => {
+    if (accessions.size > 10_000) accessions.clear();
+    accessions.set(ev.studyInstanceUid, ev.accessionNumber);
+  });
+  const disconnectAudit = connectAudit(audit, { assembler, jobs, outbox, accessionOf }, (e) =>
+    logger.error('audit observer failed', { error: e instanceof Error ? e.message : String(e) }),
+  );
+  opened.add('audit observers', () => disconnectAudit());
   const retryHandlers: RetryHandlers = {
     delivery: (id) => {
       const r = outbox.retry(id);
@@ -166,13 +207,21 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     res.json({ status: 'ready', models: models.size, ...(models.size === 0 ? { analyses: 'unavailable: no models loaded' } : {}) });
   });
 
+  /** An ingest token works only while the source it names is configured. */
+  const refusePrincipal = (p: Principal): string | undefined =>
+    p.role === 'ingest' && (!p.sourceAeTitle || !settings.sources.get(p.sourceAeTitle))
+      ? `token ${p.name} sends as source ${p.sourceAeTitle ?? '(none)'}, which is no longer a configured source`
+      : undefined;
   const app = createApp({
-    token,
+    auth: { adminToken: token, authenticate: (t) => tokens.authenticate(t), refuse: refusePrincipal, audit },
     logger,
     routes: {
       publicRouters: [health, webRoutes()],
       protectedRouters: [
         metrics.router,
+        openApiRoutes(SOFTWARE_VERSION),
+        tokenRoutes(tokens, settings),
+        auditRoutes(audit),
         settingsRoutes(settings),
         destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
         studyRoutes({ studies: assembler.studies, jobs, assembler }),
@@ -186,6 +235,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
           maxPartBytes: config.http.maxStowPartBytes,
           requestTimeoutMs: config.http.stowRequestTimeoutSeconds * 1000,
           logger,
+          // An ingest token's instances are recorded as sent by the source it names.
+          callingAeTitleOf: (_req, res) => principalOf(res)?.sourceAeTitle,
         }),
       ],
     },
@@ -209,7 +260,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   const httpPort = (server.address() as AddressInfo).port;
   logger.info('http listening', { host: config.http.host, port: httpPort });
 
-  const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger });
+  const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger, onAssociationDecided: auditAssociation(audit) });
   opened.add('DIMSE listener', () => dimse.stop(0));
   const dimsePort = await listenOrExplain('DIMSE', config.dimse, () => dimse.listen());
   openAssociations = () => dimse.openAssociations();
@@ -232,7 +283,10 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     outbox,
     analysisWorker,
     logger,
+    audit,
+    tokens,
     adminToken: token,
+    httpApp: app,
     httpPort,
     dimsePort,
     async stop() {
@@ -253,6 +307,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       assembler.stop();
       await instances.close();
       await models.close();
+      disconnectAudit();
+      await audit.close();
       db.close();
     },
   };

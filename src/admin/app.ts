@@ -6,22 +6,22 @@ import express, { type ErrorRequestHandler, type Express, type Router } from 'ex
 import { randomUUID } from 'node:crypto';
 import { ZodError } from 'zod';
 import type { Logger } from '../logging/logger';
-import { requireBearerToken } from './auth';
+import { authorise, type AuthoriseOptions } from './authorise';
 import { HttpError } from './http-error';
 
 export interface AppRoutes {
   /** Mounted without auth, at the root (healthz, readyz, the web page's static files). */
   publicRouters?: Router[];
-  /** Mounted behind the bearer token, at the root (e.g. /api/v1/..., /dicomweb/..., /metrics). */
+  /** Mounted behind the bearer token and the route table's roles, at the root (e.g. /api/v1/..., /dicomweb/..., /metrics). */
   protectedRouters: Router[];
 }
 
-export function createApp(opts: { token: string; logger: Logger; routes: AppRoutes }): Express {
+export function createApp(opts: { auth: AuthoriseOptions; logger: Logger; routes: AppRoutes }): Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   for (const r of opts.routes.publicRouters ?? []) app.use(r);
-  app.use(requireBearerToken(opts.token));
+  app.use(authorise(opts.auth));
   app.use(express.json({ limit: '1mb', type: ['application/json', 'application/*+json'] }));
   for (const r of opts.routes.protectedRouters) app.use(r);
   app.use((req, _res, next) => next(new HttpError(404, `no route for ${req.method} ${req.path}`)));

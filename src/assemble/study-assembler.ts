@@ -70,6 +70,14 @@ export interface JobCreatedEvent {
   supersededJobIds: number[];
 }
 
+/** Emitted when the first instance of a study reception is recorded (or a late one reopens a complete study). */
+export interface StudyReceivedEvent extends StudyKey {
+  callingAeTitle: string;
+  via: 'dimse' | 'stow';
+  reopened: boolean;
+  accessionNumber: string | undefined;
+}
+
 export interface StudyCompletionStatus {
   roles: Record<string, string>;
   missingRoles: string[];
@@ -193,6 +201,28 @@ export class StudyAssembler extends EventEmitter {
     }
   }
 
+  /**
+   * Completes a receiving study now, whatever its deadlines and missing roles say (reason 'forced'), e.g.
+   * on an operator's request through the admin API: its analysis job is created as at a forced timeout.
+   */
+  forceComplete(key: StudyKey): { outcome: 'completed'; job: Job | undefined } | { outcome: 'not-found' } | { outcome: 'already-complete'; completedAt: string | null } {
+    const k = keyString(key);
+    const study = this.studies.get(key);
+    if (!study) return { outcome: 'not-found' };
+    if (study.state !== 'receiving') return { outcome: 'already-complete', completedAt: study.completedAt ?? null };
+    this.clearTimer(k);
+    this.notBefore.delete(k);
+    const { roles, missingRoles } = this.rolesOf(key, this.completionOf(key.calledAeTitle));
+    this.complete(study, 'forced', roles, missingRoles);
+    const after = this.studies.get(key);
+    if (after?.state !== 'complete') {
+      // Changed under us (e.g. a late instance): decide it the normal way.
+      this.schedule(key);
+      return { outcome: 'already-complete', completedAt: after?.completedAt ?? null };
+    }
+    return { outcome: 'completed', job: this.jobs.findAnalysisJob(key.studyInstanceUid, key.calledAeTitle, after.generation) };
+  }
+
   /** Roles found so far and the timer deadlines of one study reception (for the admin API). */
   completionStatus(key: StudyKey): StudyCompletionStatus | undefined {
     const study = this.studies.get(key);
@@ -218,10 +248,13 @@ export class StudyAssembler extends EventEmitter {
     const nowIso = new Date(this.clock.now()).toISOString();
     const patientId = typeof i.header?.PatientID === 'string' && i.header.PatientID !== '' ? i.header.PatientID : null;
     const studies = this.recordStudies;
+    let arrival: 'create' | 'reopen' | undefined;
     const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
+      arrival = undefined;
       const study = studies.get(key);
       const action = arrivalAction(study, { duplicate: ev.duplicate, receivedAt: i.receivedAt });
       if (action === 'ignore') return false;
+      if (action === 'create' || action === 'reopen' || !study) arrival = action === 'reopen' ? 'reopen' : 'create';
       if (action === 'create' || !study) {
         studies.insertReceiving({
           ...key,
@@ -245,7 +278,17 @@ export class StudyAssembler extends EventEmitter {
       });
       return true;
     })();
+    if (arrival) this.emitSafely('study-received', { ...key, callingAeTitle: i.callingAeTitle, via: ev.via, reopened: arrival === 'reopen', accessionNumber: accessionOf(i.header) } satisfies StudyReceivedEvent);
     if (receiving) this.schedule(key);
+  }
+
+  /** Observers (audit, metrics) never change what happens to the study: a throwing listener is logged. */
+  private emitSafely(event: string, payload: unknown): void {
+    try {
+      this.emit(event, payload);
+    } catch (err) {
+      this.logger?.error(`${event} listener failed`, { error: String((err as Error)?.message ?? err) });
+    }
   }
 
   /** Arms the study's timer for its next decision time (coalesces a burst of instances into one decision). */
@@ -462,6 +505,10 @@ function reasonOf(payload: unknown): CompletionReason {
   } catch {
     return (payload as { reason?: unknown } | null)?.reason === 'forced' ? 'forced' : 'quiet';
   }
+}
+
+function accessionOf(h: { AccessionNumber?: unknown } | undefined): string | undefined {
+  return typeof h?.AccessionNumber === 'string' && h.AccessionNumber !== '' ? h.AccessionNumber : undefined;
 }
 
 function keyOf(k: StudyKey): StudyKey {

@@ -190,6 +190,13 @@ export const ConfigSchema = z.strictObject({
       level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
     })
     .prefault({}),
+  /** The audit trail: JSON lines in <dataDir>/audit/audit-YYYY-MM-DD.jsonl (src/audit/audit-log.ts). */
+  audit: z
+    .strictObject({
+      /** Days a daily audit file is kept before it is deleted. */
+      retentionDays: z.number().int().min(1).max(36500).default(365),
+    })
+    .prefault({}),
 });
 export type Config = z.infer<typeof ConfigSchema>;
 export type ConfigInput = z.input<typeof ConfigSchema>;

@@ -5,5 +5,5 @@ export const AeTitleSchema = z
   .string()
   .min(1)
   .max(16)
-  .regex(/^[\x20-\x5b\x5d-\x7e]*[^ ][\x20-\x5b\x5d-\x7e]*$/, 'AE title: 1-16 printable ASCII characters, no backslash, not all spaces')
+  .regex(/^[\x20-\x5b\x5d-\x7e]*[\x21-\x5b\x5d-\x7e][\x20-\x5b\x5d-\x7e]*$/, 'AE title: 1-16 printable ASCII characters, no backslash, not all spaces')
   .transform((s) => s.trim());

@@ -338,6 +338,10 @@ export interface ResultObject {
   data: Buffer;
 }
 
+/** Result files: the node's user writes, its group (e.g. a backup agent) reads, nobody else. */
+export const RESULT_FILE_MODE = 0o640;
+export const RESULT_DIR_MODE = 0o750;
+
 /**
  * Writes result objects durably (src/store/durable-write.ts: temp file, fsync, rename, directory fsync) to
  * <dataDir>/results/<StudyInstanceUID>/<SOPInstanceUID>.dcm and returns the entries for `enqueue`
@@ -351,13 +355,13 @@ export async function writeResultObjects(dataDir: string, studyInstanceUid: stri
   const relDir = path.join('results', studyInstanceUid);
   const dir = path.join(dataDir, relDir);
   const syncer = new DirectorySyncer(true);
-  await ensureDir(dir, syncer);
+  await ensureDir(dir, syncer, RESULT_DIR_MODE);
   // Concurrent placements into one directory share its fsync (DirectorySyncer's group commit).
   return Promise.all(
     objects.map(async (o, i): Promise<OutboxFile> => {
       const final = path.join(dir, `${o.sopInstanceUid}.dcm`);
       const tmp = `${final}.tmp-${process.pid}-${Date.now()}-${i}`;
-      const fh = await open(tmp, 'w');
+      const fh = await open(tmp, 'w', RESULT_FILE_MODE);
       try {
         await fh.writeFile(o.data);
         await placeDurably(tmp, final, syncer, { syncData: true, openFd: fh.fd });

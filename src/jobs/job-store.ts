@@ -8,6 +8,7 @@
  * DeliveryJobRepository (./delivery-job-repository.ts), which owns their payload and history shape; this
  * store reads them like any job and marks them superseded with their analysis.
  */
+import { EventEmitter } from 'node:events';
 import type { Statement } from 'better-sqlite3';
 import type { Db } from '../store/database';
 
@@ -117,14 +118,32 @@ const APPEND_HISTORY = `history_json = json_insert(history_json, '$[#]',
   json_patch(json_object('at', @at, 'from', state, 'to', @to),
              json_object('note', @note, 'error', @historyError)))`;
 
-export class JobStore {
+/** Emitted ('finished') after complete() or fail() changed a running job; observers never change the outcome. */
+export interface JobFinishedEvent {
+  job: Job;
+  outcome: 'done' | 'failed';
+}
+
+export class JobStore extends EventEmitter<{ finished: [JobFinishedEvent] }> {
   private readonly now: () => Date;
 
   /** Each statement is prepared once, on first use (list and count have one per filter combination, at most 16). */
   private readonly statements = new Map<string, Statement>();
 
   constructor(private readonly db: Db, opts: { now?: () => Date } = {}) {
+    super();
     this.now = opts.now ?? (() => new Date());
+  }
+
+  private finished(job: Job | undefined, outcome: JobFinishedEvent['outcome']): Job | undefined {
+    if (job) {
+      try {
+        this.emit('finished', { job, outcome });
+      } catch {
+        /* an observer's failure is its own */
+      }
+    }
+    return job;
   }
 
   private statement(sql: string): Statement {
@@ -245,7 +264,7 @@ export class JobStore {
          WHERE id = @id AND state = 'running'`,
       )
       .run({ id, at, to: this.endState(id, 'done'), result: JSON.stringify(result ?? null), note: null, historyError: null });
-    return r.changes ? this.get(id) : undefined;
+    return r.changes ? this.finished(this.get(id), 'done') : undefined;
   }
 
   /**
@@ -266,7 +285,7 @@ export class JobStore {
          WHERE id = @id AND state = 'running'`,
       )
       .run({ id, at, to, error, next: nextAttemptAt, note: exhausted ? `gave up after ${job.attempts} attempts` : null, historyError: error });
-    return this.get(id);
+    return this.finished(this.get(id), 'failed');
   }
 
   /** failed/dead -> queued (manual retry). Attempts are kept; the history says who asked. */

@@ -3,7 +3,7 @@
  * instances, studies, jobs, clinical covariates. Migrations are append-only: add a new entry at the end.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 export type Db = Database.Database;
@@ -113,17 +113,58 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX studies_patient ON studies(patient_id);
     `,
   },
+  {
+    id: 120,
+    name: 'api-tokens',
+    sql: `
+      -- Admin API bearer tokens (src/store/token-repository.ts): only the SHA-256 of each token is kept.
+      CREATE TABLE api_tokens (
+        name TEXT PRIMARY KEY,
+        role TEXT NOT NULL,             -- admin | operator | ingest | metrics
+        token_sha256 TEXT NOT NULL UNIQUE,
+        source_ae_title TEXT,           -- ingest tokens: the source their STOW-RS instances are attributed to
+        created_at TEXT NOT NULL,
+        last_used_at TEXT
+      );
+    `,
+  },
 ];
+
+/** Mode of the data directory: it holds patient data, so only the node's user may enter it. */
+export const DATA_DIR_MODE = 0o700;
+/** Mode of the database and token files (and SQLite's -wal/-shm companions). */
+export const PRIVATE_FILE_MODE = 0o600;
+
+/**
+ * Creates the data directory (or tightens an existing one) with DATA_DIR_MODE. A directory the node does not
+ * own (e.g. a Kubernetes volume root with fsGroup) cannot be changed: its mode is returned, for a warning.
+ */
+export function ensureDataDir(dataDir: string): { mode: number; tightened: boolean } {
+  mkdirSync(dataDir, { recursive: true, mode: DATA_DIR_MODE });
+  try {
+    chmodSync(dataDir, DATA_DIR_MODE);
+    return { mode: DATA_DIR_MODE, tightened: true };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EPERM' && code !== 'EROFS') throw e;
+    return { mode: statSync(dataDir).mode & 0o777, tightened: false };
+  }
+}
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */
 export function openDatabase(dataDir: string): Db {
-  mkdirSync(dataDir, { recursive: true });
-  const db = new Database(path.join(dataDir, 'node.sqlite'));
+  ensureDataDir(dataDir);
+  const file = path.join(dataDir, 'node.sqlite');
+  // Created with 0600 before SQLite opens it (SQLite gives -wal and -shm the database file's mode).
+  closeSync(openSync(file, 'a', PRIVATE_FILE_MODE));
+  chmodSync(file, PRIVATE_FILE_MODE);
+  const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
   migrate(db);
+  for (const f of [`${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, PRIVATE_FILE_MODE);
   return db;
 }
 

@@ -70,7 +70,7 @@ export async function fsyncPath(p: string): Promise<void> {
 }
 
 /** Makes `dir` and its missing parents, fsyncing each parent whose entry was created. */
-export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<void> {
+export async function ensureDir(dir: string, syncer: DirectorySyncer, mode?: number): Promise<void> {
   if (syncer.knownDirs.has(dir)) return;
   try {
     await fsp.access(dir);
@@ -80,9 +80,9 @@ export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<v
     /* create below */
   }
   const parent = path.dirname(dir);
-  if (parent !== dir) await ensureDir(parent, syncer);
+  if (parent !== dir) await ensureDir(parent, syncer, mode);
   try {
-    await fsp.mkdir(dir);
+    await fsp.mkdir(dir, mode === undefined ? undefined : { mode });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     rememberDir(syncer, dir);

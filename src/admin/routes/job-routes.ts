@@ -15,7 +15,7 @@ export interface JobRoutesDeps {
   onRequeued?: (job: Job) => void;
 }
 
-const ListQuerySchema = z.object({
+export const JobListQuerySchema = z.object({
   ...PagingSchema,
   state: z.enum(JOB_STATES).optional(),
   kind: z.string().regex(/^[a-z][a-z0-9-]*$/, 'kind: lowercase letters, digits, -').optional(),
@@ -48,7 +48,7 @@ export function jobRoutes(deps: JobRoutesDeps): Router {
 
   /** Newest first; the total before paging is in X-Total-Count. */
   r.get('/api/v1/jobs', (req, res) => {
-    const q = ListQuerySchema.parse(req.query);
+    const q = JobListQuerySchema.parse(req.query);
     const filter = { state: q.state, kind: q.kind, study: q.study, calledAeTitle: q.aeTitle };
     res.setHeader(TOTAL_COUNT_HEADER, String(deps.jobs.count(filter)));
     res.json(deps.jobs.list({ ...filter, limit: q.limit, offset: q.offset }).map(jobSummaryView));

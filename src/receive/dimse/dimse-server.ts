@@ -17,7 +17,7 @@ import { ensureDimseLibraryLog } from '../../logging/dimse-library-log';
 import type { InstanceStore } from '../../store/instance-store';
 import type { SettingsRepository } from '../../store/settings-repository';
 import type { Config } from '../../config/schema';
-import { StoreScp } from './store-scp';
+import { StoreScp, type AssociationDecidedEvent } from './store-scp';
 import { PduFrameChecker, guardSocket } from './pdu-guard';
 import { normalizeAddress, type AssociationPolicyInput } from './association-policy';
 import { storagePreference } from './transfer-syntax-negotiation';
@@ -37,6 +37,8 @@ export interface DimseServerOptions {
   store: InstanceStore;
   settings: SettingsRepository;
   logger: Logger;
+  /** Told of each association accepted or refused (e.g. the audit trail). */
+  onAssociationDecided?: (ev: AssociationDecidedEvent) => void;
 }
 
 export class DimseServer {
@@ -144,6 +146,7 @@ export class DimseServer {
       policy: () => this.policy(),
       openAssociations: () => this.openAssociations(),
       onAssociationAccepted: () => this.table.setPhase(socket, 'associated'),
+      onAssociationDecided: this.opts.onAssociationDecided,
       fastStorePath: cfg.fastStorePath,
       deliverToLibrary,
       limits: { maxInstanceBytes: cfg.maxInstanceBytes, freeSpaceCheckBytes: cfg.freeSpaceCheckEveryMb * 1024 * 1024 },

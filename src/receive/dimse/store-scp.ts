@@ -31,12 +31,27 @@ export interface ScpEnvironment {
   policy: () => Promise<AssociationPolicyInput>;
   openAssociations: () => number;
   onAssociationAccepted: (scp: StoreScp) => void;
+  /** Told of each association decision (the audit trail); a throwing observer changes nothing. */
+  onAssociationDecided?: (ev: AssociationDecidedEvent) => void;
   /** Receive C-STORE data sets on the node's own path (FastStorePath) instead of through the library. */
   fastStorePath?: boolean;
   /** Hands a PDU to the library (from guardSocket); needed by the fast path. */
   deliverToLibrary?: (pdu: Buffer) => void;
   /** Per-instance size cap and how often free space is checked while a data set streams in (fast path). */
   limits?: { maxInstanceBytes: number; freeSpaceCheckBytes: number };
+}
+
+export interface AssociationDecidedEvent {
+  accepted: boolean;
+  callingAeTitle: string;
+  calledAeTitle: string;
+  remoteAddress: string | undefined;
+  /** Refused: the policy's reason code and message. */
+  reason?: string;
+  message?: string;
+  /** Accepted: presentation contexts accepted of those proposed. */
+  acceptedContexts?: number;
+  proposedContexts?: number;
 }
 
 type StoreState = { writer: SpoolWriter; discard?: undefined } | { writer?: undefined; discard: { status: number; reason: string } };
@@ -132,6 +147,7 @@ export class StoreScp extends Scp {
     if (this.closed) return;
     if (!decision.accept) {
       this.log.warn('association rejected', { reason: decision.reason, message: decision.message });
+      this.tellDecided({ accepted: false, callingAeTitle, calledAeTitle, remoteAddress: this.remoteAddress, reason: decision.reason, message: decision.message });
       if (decision.reason === 'called-ae-not-recognized') {
         this.sendAssociationReject(RejectResult.Permanent, RejectSource.ServiceUser, RejectReason.CalledAeNotRecognized);
       } else if (decision.reason === 'calling-ae-not-recognized') {
@@ -163,6 +179,15 @@ export class StoreScp extends Scp {
     this.sendAssociationAccept();
     this.env.onAssociationAccepted(this);
     this.log.info('association accepted', { presentationContexts: a.getPresentationContexts().length, acceptedContexts });
+    this.tellDecided({ accepted: true, callingAeTitle, calledAeTitle, remoteAddress: this.remoteAddress, acceptedContexts, proposedContexts: a.getPresentationContexts().length });
+  }
+
+  private tellDecided(ev: AssociationDecidedEvent): void {
+    try {
+      this.env.onAssociationDecided?.(ev);
+    } catch (err) {
+      this.log.error('association observer failed', { error: String(err) });
+    }
   }
 
   private createFastPath(contexts: Map<number, NegotiatedContext>, peerMaxPduLength: number, deliver: (pdu: Buffer) => void): FastStorePath {

@@ -27,6 +27,11 @@ export interface StowOptions {
   /** Deadline for the whole request body to arrive. Default: none. */
   requestTimeoutMs?: number;
   logger: Logger;
+  /**
+   * The calling AE title recorded for a request's instances (e.g. the configured source an ingest token
+   * names); default STOW_CALLING_AE_TITLE.
+   */
+  callingAeTitleOf?: (req: Request, res: Response) => string | undefined;
 }
 
 interface PartResult {
@@ -83,6 +88,7 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
     return dicomJsonError(res, 400, `aeTitle "${String(aeParam).slice(0, 16)}" is not a local AE title`);
   }
 
+  const callingAeTitle = opts.callingAeTitleOf?.(req, res) ?? STOW_CALLING_AE_TITLE;
   const spooled: Array<{ writer: SpoolWriter; contentType: string | undefined }> = [];
   const space = await opts.store.checkFreeSpace(declared);
   if (space) return dicomJsonError(res, 503, space.reason);
@@ -138,7 +144,7 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
     }
     const outcome = await opts.store.ingestFile(
       writer.path,
-      { calledAeTitle, callingAeTitle: STOW_CALLING_AE_TITLE, via: 'stow', remoteAddress: req.socket.remoteAddress },
+      { calledAeTitle, callingAeTitle, via: 'stow', remoteAddress: req.socket.remoteAddress },
       { sha256: writer.sha256, size: writer.size, dataSynced: true, expectedStudyInstanceUid: study },
     );
     results.push({ outcome });
