@@ -24,6 +24,7 @@ const LAYERS = [
   ['deliver', '^src/deliver/', 'the outbox: encoded objects out to destinations (C-STORE, STOW-RS)'],
   ['priors', '^src/priors/', 'the patient\'s other study queried and retrieved from the PACS (C-FIND/C-MOVE/C-GET, QIDO/WADO-RS)'],
   ['pipeline', '^src/pipeline/', 'a job run end to end: select, prepare, analyse, encode, hand to the outbox'],
+  ['audit', '^src/audit/', 'the audit trail: observes the stages\' events (associations, studies, jobs, deliveries) and writes JSON lines'],
   ['admin', '^src/admin/', 'the HTTP admin API and web page'],
   ['node', '^src/(node|main)\\.ts$', 'the composition root: builds every stage and wires them'],
   ['tools', '^(src/(synth|training|validate)/|tools/|bench/|test/)', 'offline tools and tests: may import any stage'],
