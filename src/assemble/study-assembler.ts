@@ -193,6 +193,23 @@ export class StudyAssembler extends EventEmitter {
     }
   }
 
+  /**
+   * Completes a receiving study now, as its force-complete deadline would (reason 'forced'), creating its
+   * analysis job. 'not-found' for an unknown reception, 'already-complete' when it is not receiving.
+   */
+  forceComplete(key: StudyKey): { outcome: 'completed'; job: Job } | { outcome: 'not-found' | 'already-complete' } {
+    const study = this.studies.get(key);
+    if (!study) return { outcome: 'not-found' };
+    if (study.state !== 'receiving') return { outcome: 'already-complete' };
+    this.clearTimer(keyString(key));
+    this.notBefore.delete(keyString(key));
+    const { roles, missingRoles } = this.rolesOf(key, this.completionOf(key.calledAeTitle));
+    this.complete(study, 'forced', roles, missingRoles);
+    const job = this.jobs.findAnalysisJob(key.studyInstanceUid, key.calledAeTitle, study.generation);
+    // complete() found the study moved on meanwhile (e.g. completed by its own timer): say so.
+    return job && this.studies.get(key)?.state === 'complete' ? { outcome: 'completed', job } : { outcome: 'already-complete' };
+  }
+
   /** Roles found so far and the timer deadlines of one study reception (for the admin API). */
   completionStatus(key: StudyKey): StudyCompletionStatus | undefined {
     const study = this.studies.get(key);

@@ -113,6 +113,14 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX studies_patient ON studies(patient_id);
     `,
   },
+  {
+    id: 47,
+    name: 'node-settings',
+    sql: `
+      -- Node-wide settings changed through the admin API (e.g. web.showPatientNames), one JSON value per key.
+      CREATE TABLE node_settings (key TEXT PRIMARY KEY, value_json TEXT NOT NULL, updated_at TEXT NOT NULL);
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */
