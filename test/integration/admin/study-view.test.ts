@@ -164,6 +164,7 @@ describe('web page study view and its admin routes', function () {
     const put = await node.api('/api/v1/settings/web', { method: 'PUT', body: JSON.stringify({ showPatientNames: true }) });
     assert.equal(put.status, 200);
     assert.equal((await node.api('/api/v1/settings/web', { method: 'PUT', body: JSON.stringify({ showPatientNames: 'yes' }) })).status, 400);
+    assert.equal((await node.api('/api/v1/settings/web', { method: 'PUT', body: '[true]' })).status, 400);
     assert.deepEqual(await json('/api/v1/settings/web'), { showPatientNames: true });
     assert.equal((await json(`/api/v1/studies/${full.studyInstanceUid}`)).patientName, name);
     assert.equal(((await json(`/api/v1/studies?studyInstanceUid=${full.studyInstanceUid}`)) as Json[])[0].patientName, name);
