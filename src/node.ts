@@ -28,6 +28,9 @@ import { resolveAdminToken } from './admin/admin-token';
 import { settingsRoutes } from './admin/routes/settings-routes';
 import { webRoutes } from './admin/routes/web-routes';
 import { studyRoutes } from './admin/routes/study-routes';
+import { studyResultsRoutes } from './admin/routes/study-results-routes';
+import { webSettingsRoutes } from './admin/routes/web-settings-routes';
+import { WebSettingsRepository } from './store/web-settings';
 import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
 import { modelRoutes } from './admin/routes/model-routes';
@@ -106,6 +109,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   const clinical = new ClinicalRepository(db);
   const settings = new SettingsRepository(db);
   settings.seed(config);
+  const webSettings = new WebSettingsRepository(db);
+  webSettings.seed(config.web);
   const { token, file: tokenFile } = resolveAdminToken(config.http.adminToken, config.dataDir);
   if (tokenFile) logger.info('admin API token generated', { file: tokenFile });
   const tokens = new TokenRepository(db);
@@ -224,7 +229,15 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
         auditRoutes(audit),
         settingsRoutes(settings),
         destinationRoutes(settings, { echoTimeoutSeconds: Math.min(30, config.delivery.responseTimeoutSeconds) }),
-        studyRoutes({ studies: assembler.studies, jobs, assembler }),
+        studyRoutes({ studies: assembler.studies, jobs, assembler, rules: config.selection.rules, showPatientNames: () => webSettings.get().showPatientNames }),
+        studyResultsRoutes({
+          dataDir: config.dataDir,
+          studies: assembler.studies,
+          jobs,
+          deliveries: (uid) => outbox.list({ studyInstanceUid: uid }),
+          sourceHeader: (sop) => instances.getInstance(sop)?.header,
+        }),
+        webSettingsRoutes(webSettings),
         jobRoutes({ jobs, retryHandlers }),
         modelRoutes(models),
         clinicalRoutes(clinical, { reanalyse: reanalysePatient }),

@@ -13,6 +13,8 @@ import { JobListQuerySchema } from './routes/job-routes';
 import { ForceCompleteQuerySchema, StudyDetailQuerySchema, StudyListQuerySchema } from './routes/study-routes';
 import { TokenCreateSchema } from './routes/token-routes';
 import { AuditQuerySchema } from './routes/audit-routes';
+import { StudyResultsQuerySchema } from './routes/study-results-routes';
+import { WebSettingsSchema } from '../store/web-settings';
 
 /**
  * What a route does, which decides who may call it:
@@ -83,6 +85,11 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'get', path: '/api/v1/studies', access: 'read', tag: 'studies', summary: 'List received studies, newest first (X-Total-Count)', query: StudyListQuerySchema, errors: [400] },
   { method: 'get', path: '/api/v1/studies/{studyInstanceUid}', access: 'read', tag: 'studies', summary: 'One study: series, roles, completion deadlines, jobs', query: StudyDetailQuerySchema, errors: [400, 404] },
   { method: 'post', path: '/api/v1/studies/{studyInstanceUid}/complete', access: 'operate', tag: 'studies', summary: 'Force-complete a receiving study now (its analysis job is created)', query: ForceCompleteQuerySchema, errors: [400, 404, 409] },
+
+  { method: 'get', path: '/api/v1/studies/{studyInstanceUid}/results', access: 'read', tag: 'studies', summary: "The current analysis's answers, heat-map links, key-slice overlay and delivery state per destination", query: StudyResultsQuerySchema, errors: [400, 404] },
+  { method: 'get', path: '/api/v1/studies/{studyInstanceUid}/results/{file}', access: 'read', tag: 'studies', summary: 'A stored heat map (Secondary Capture) as PNG: {SOPInstanceUID}.png', query: StudyResultsQuerySchema, success: { status: 200, description: 'image/png' }, errors: [400, 404, 415] },
+  { method: 'get', path: '/api/v1/settings/web', access: 'read', tag: 'settings', summary: "The web page's settings (showPatientNames)" },
+  { method: 'put', path: '/api/v1/settings/web', access: 'configure', tag: 'settings', summary: "Change the web page's settings (a part or the whole value)", body: WebSettingsSchema.partial(), errors: [400] },
 
   { method: 'get', path: '/api/v1/jobs', access: 'read', tag: 'jobs', summary: 'List jobs, newest first (X-Total-Count)', query: JobListQuerySchema, errors: [400] },
   { method: 'get', path: '/api/v1/jobs/{id}', access: 'read', tag: 'jobs', summary: 'One job with history and result', errors: [400, 404] },

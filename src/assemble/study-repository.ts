@@ -74,6 +74,28 @@ export interface StudyFilter {
   offset?: number;
 }
 
+/** Search of study receptions by what a user knows (all given conditions must hold). */
+export interface StudySearch extends StudyFilter {
+  studyInstanceUid?: string;
+  /** Exact AccessionNumber. */
+  accessionNumber?: string;
+  /** StudyDate range, YYYYMMDD each, both inclusive. */
+  studyDateFrom?: string;
+  studyDateTo?: string;
+}
+
+/** Study-level attributes of a reception, from the header of its first received instance. */
+export interface StudyAttributes {
+  accessionNumber: string | null;
+  studyDate: string | null;
+  studyTime: string | null;
+  studyDescription: string | null;
+  /** The raw PatientName value (naturalized PN); the admin API decides whether to show it. */
+  patientName: unknown;
+}
+
+export interface StudySearchHit extends StudySummary, StudyAttributes {}
+
 /** A patient's study reception with the StudyDate of one of its instances (for prior-study lookup). */
 export interface PatientStudy {
   studyInstanceUid: string;
@@ -105,6 +127,8 @@ export class StudyRepository {
     seriesHeadersOf: Statement;
     seriesOf: Statement;
     instanceAggregates: Statement;
+    search: Statement;
+    searchCount: Statement;
   };
 
   constructor(db: Db) {
@@ -175,6 +199,8 @@ export class StudyRepository {
          FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?
          GROUP BY series_instance_uid ORDER BY number, uid`,
       ),
+      search: db.prepare(`${SEARCH_SQL} ORDER BY last_received_at DESC, study_instance_uid LIMIT @limit OFFSET @offset`),
+      searchCount: db.prepare(`SELECT count(*) AS n FROM (${SEARCH_SQL})`),
       instanceAggregates: db.prepare(
         `SELECT study_instance_uid AS uid, called_ae_title AS ae, min(calling_ae_title) AS calling, count(*) AS n,
                 min(received_at) AS first, max(received_at) AS last,
@@ -290,6 +316,16 @@ export class StudyRepository {
     }));
   }
 
+  /** Study receptions matching every given condition, newest first, with their study-level attributes. */
+  search(q: StudySearch = {}): StudySearchHit[] {
+    const rows = this.stmt.search.all({ ...searchParams(q), limit: q.limit ?? 100, offset: q.offset ?? 0 }) as (StudyRow & { first_header: string | null })[];
+    return rows.map((r) => ({ ...toRecord(r), seriesCount: r.series_count ?? 0, instanceCount: r.instance_count ?? 0, ...attributesOf(r.first_header) }));
+  }
+
+  searchCount(q: StudySearch = {}): number {
+    return (this.stmt.searchCount.get(searchParams(q)) as { n: number }).n;
+  }
+
   /** One aggregate per (study, called AE) present in the instance index. */
   instanceAggregates(): InstanceAggregate[] {
     const rows = this.stmt.instanceAggregates.all() as { uid: string; ae: string; calling: string; n: number; first: string; last: string; patient_id: string | null }[];
@@ -303,6 +339,54 @@ export class StudyRepository {
       lastReceivedAt: r.last,
     }));
   }
+}
+
+/** Receptions with their first instance's header; the outer query filters on its study-level attributes. */
+const SEARCH_SQL = `
+  SELECT * FROM (
+    SELECT s.*,
+      (SELECT i.header_json FROM instances i
+         WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title
+         ORDER BY i.received_at LIMIT 1) AS first_header,
+      (SELECT count(DISTINCT i.series_instance_uid) FROM instances i
+         WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS series_count,
+      (SELECT count(*) FROM instances i
+         WHERE i.study_instance_uid = s.study_instance_uid AND i.called_ae_title = s.called_ae_title) AS instance_count
+    FROM studies s
+    WHERE (@state IS NULL OR s.state = @state) AND (@ae IS NULL OR s.called_ae_title = @ae)
+      AND (@uid IS NULL OR s.study_instance_uid = @uid)
+  )
+  WHERE (@acc IS NULL OR json_extract(first_header, '$.AccessionNumber') = @acc)
+    AND (@dateFrom IS NULL OR json_extract(first_header, '$.StudyDate') >= @dateFrom)
+    AND (@dateTo IS NULL OR json_extract(first_header, '$.StudyDate') <= @dateTo)`;
+
+function searchParams(q: StudySearch): Record<string, string | null> {
+  return {
+    state: q.state ?? null,
+    ae: q.calledAeTitle ?? null,
+    uid: q.studyInstanceUid ?? null,
+    acc: q.accessionNumber ?? null,
+    dateFrom: q.studyDateFrom ?? null,
+    dateTo: q.studyDateTo ?? null,
+  };
+}
+
+/** Study-level attributes from one instance header (JSON as the index stores it). */
+export function attributesOf(headerJson: string | null): StudyAttributes {
+  let h: Record<string, unknown> = {};
+  try {
+    h = headerJson ? (JSON.parse(headerJson) as Record<string, unknown>) : {};
+  } catch {
+    h = {};
+  }
+  const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : null);
+  return {
+    accessionNumber: text(h.AccessionNumber),
+    studyDate: text(h.StudyDate),
+    studyTime: text(h.StudyTime),
+    studyDescription: text(h.StudyDescription),
+    patientName: h.PatientName ?? null,
+  };
 }
 
 function filterKey(state: boolean, calledAeTitle: boolean): string {

@@ -185,6 +185,15 @@ export const ConfigSchema = z.strictObject({
       responseTimeoutSeconds: z.number().min(1).default(60),
     })
     .prefault({}),
+  web: z
+    .strictObject({
+      /**
+       * Whether the web page and the API responses made for it show PatientName. Seeds the stored setting on
+       * first start; after that PUT /api/v1/settings/web changes it (and it survives restarts).
+       */
+      showPatientNames: z.boolean().default(false),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),

@@ -114,6 +114,14 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 47,
+    name: 'node-settings',
+    sql: `
+      -- Node-wide settings changed through the admin API (e.g. web.showPatientNames), one JSON value per key.
+      CREATE TABLE node_settings (key TEXT PRIMARY KEY, value_json TEXT NOT NULL, updated_at TEXT NOT NULL);
+    `,
+  },
+  {
     id: 120,
     name: 'api-tokens',
     sql: `

@@ -8,7 +8,7 @@ const WEB_DIR = path.resolve(__dirname, '..', '..', '..', ...(__dirname.includes
 export function webRoutes(): Router {
   const r = Router();
   r.get(['/', '/index.html'], (_req, res) => {
-    res.setHeader('Content-Security-Policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'");
+    res.setHeader('Content-Security-Policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' blob:");
     res.sendFile(path.join(WEB_DIR, 'index.html'));
   });
   return r;

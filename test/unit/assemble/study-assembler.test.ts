@@ -166,6 +166,25 @@ describe('StudyAssembler', () => {
     assert.equal(r.assembler.studies.get({ studyInstanceUid: STUDY, calledAeTitle: 'NPCAI' })!.completionReason, 'forced');
   });
 
+  it('force-completes on request (the admin API) at once: one job, its timer cleared; then already-complete; unknown not-found', () => {
+    r = rig({ completion: { quietSeconds: 20, forceCompleteSeconds: 3600 } });
+    r.send('t1', 1);
+    const key = { studyInstanceUid: STUDY, calledAeTitle: 'NPCAI' };
+    const out = r.assembler.forceComplete(key);
+    assert.equal(out.outcome, 'completed');
+    const jobs = analysisJobs(r);
+    assert.equal(jobs.length, 1);
+    assert.equal(out.outcome === 'completed' && out.job?.id, jobs[0]!.id);
+    assert.equal((jobs[0]!.payload as { reason: string }).reason, 'forced');
+    assert.equal(r.created.length, 1, 'job-created told the analysis worker');
+    assert.equal(r.assembler.studies.get(key)!.completionReason, 'forced');
+    assert.equal(r.assembler.pendingCount(), 0, 'no timer left for the study');
+    assert.equal(r.assembler.forceComplete(key).outcome, 'already-complete');
+    r.clock.advance(4000 * S);
+    assert.equal(analysisJobs(r).length, 1, 'the old force deadline creates nothing');
+    assert.deepEqual(r.assembler.forceComplete({ studyInstanceUid: '1.2.3.999', calledAeTitle: 'NPCAI' }), { outcome: 'not-found' });
+  });
+
   it('honours required series configured per local AE title', () => {
     r = rig({ completion: { NPCAI: { requiredSeries: ['t2'], quietSeconds: 5 }, OTHER: { quietSeconds: 5 } } });
     r.send('t2', 1);
