@@ -113,6 +113,16 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX studies_patient ON studies(patient_id);
     `,
   },
+  {
+    id: 121,
+    name: 'studies-retention',
+    sql: `
+      -- Retention (src/admin/retention.ts): when the study's received instances were purged (its instance
+      -- rows and files are gone; a resend reopens it as a new generation), and when its result files were.
+      ALTER TABLE studies ADD COLUMN purged_at TEXT;
+      ALTER TABLE studies ADD COLUMN results_purged_at TEXT;
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */

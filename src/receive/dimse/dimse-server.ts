@@ -9,9 +9,16 @@
  * PDUs reset. Bounded memory (MessageGuard): data sets other than C-STORE ones are capped, a command that
  * may carry none but announces one is aborted before its data is read, and so is a peer that does not read
  * our responses.
+ *
+ * DICOM TLS (PS3.15 B.9, BCP 195): with `config.tls` a second listener accepts TLS. Its raw sockets go
+ * through the same table (limits and the ARTIM deadline count from TCP accept, so the handshake is inside
+ * the deadline), are wrapped in a tls.TLSSocket, and once the handshake is done get the same framing guard,
+ * association policy and fast store path as plain ones. The plain listener stays unless `port` is 0 then.
  */
 import net from 'node:net';
 import dns from 'node:dns';
+import tls from 'node:tls';
+import { bcp195Options, readPem } from '../../dicom/tls-profile';
 import type { Logger } from '../../logging/logger';
 import { ensureDimseLibraryLog } from '../../logging/dimse-library-log';
 import type { InstanceStore } from '../../store/instance-store';
@@ -40,7 +47,10 @@ export interface DimseServerOptions {
 }
 
 export class DimseServer {
-  private readonly server: net.Server;
+  /** The plain listener; absent when TLS is configured and `port` is 0. */
+  private readonly server: net.Server | undefined;
+  private readonly tlsServer: net.Server | undefined;
+  private readonly secureContext: tls.SecureContext | undefined;
   private readonly sockets = new Map<net.Socket, StoreScp | undefined>();
   private readonly table: ConnectionTable<net.Socket>;
   private readonly log: Logger;
@@ -63,23 +73,56 @@ export class DimseServer {
     });
     // No server.maxConnections: at the cap Node refuses the newest socket, which is how 64 silent
     // connections locked out every modality. The table decides instead.
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
-    this.server.on('error', (err) => this.log.error('DIMSE server error', { error: String(err) }));
+    const plain = !(cfg.tls && cfg.port === 0);
+    if (plain) {
+      this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+      this.server.on('error', (err) => this.log.error('DIMSE server error', { error: String(err) }));
+    }
+    if (cfg.tls) {
+      const t = cfg.tls;
+      // Read the PEM files now: a missing or bad file stops startup with its name.
+      this.secureContext = tls.createSecureContext({
+        ...bcp195Options(),
+        cert: readPem(t.certFile, 'dimse.tls.certFile'),
+        key: readPem(t.keyFile, 'dimse.tls.keyFile'),
+        ...(t.caFile ? { ca: readPem(t.caFile, 'dimse.tls.caFile') } : {}),
+      });
+      this.tlsServer = net.createServer({ noDelay: true }, (socket) => this.onTlsConnection(socket));
+      this.tlsServer.on('error', (err) => this.log.error('DIMSE TLS server error', { error: String(err) }));
+    }
   }
 
+  /** Port of the plain listener once listening (0 when there is none). */
+  port = 0;
+  /** Port of the TLS listener once listening (0 when there is none). */
+  tlsPort = 0;
+
+  /** Starts the listeners; returns the plain listener's port (0 when there is none; see `tlsPort`). */
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.config.port, this.opts.config.host, () => {
-        this.server.off('error', reject);
-        resolve();
+    const listenOn = (server: net.Server, port: number) =>
+      new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, this.opts.config.host, () => {
+          server.off('error', reject);
+          resolve((server.address() as net.AddressInfo).port);
+        });
       });
-    });
-    const port = (this.server.address() as net.AddressInfo).port;
+    if (this.server) {
+      this.port = await listenOn(this.server, this.opts.config.port);
+      this.log.info('DIMSE listening', { host: this.opts.config.host, port: this.port });
+    }
+    if (this.tlsServer) {
+      try {
+        this.tlsPort = await listenOn(this.tlsServer, this.opts.config.tls!.port);
+      } catch (e) {
+        this.server?.close();
+        throw new Error(`DIMSE TLS listener could not start on port ${this.opts.config.tls!.port}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      this.log.info('DIMSE TLS listening', { host: this.opts.config.host, port: this.tlsPort, requireClientCertificate: this.opts.config.tls!.requireClientCertificate });
+    }
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
-    this.log.info('DIMSE listening', { host: this.opts.config.host, port });
-    return port;
+    return this.port;
   }
 
   /** Connections held now (associated or not). */
@@ -94,25 +137,76 @@ export class DimseServer {
     return n;
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** Admits a new TCP connection into the table (limits, eviction); false when it was refused. */
+  private admit(socket: net.Socket, handle: net.Socket): string | undefined {
     socket.on('error', () => undefined);
     if (this.stopping) {
       socket.destroy();
-      return;
+      return undefined;
     }
     const address = normalizeAddress(socket.remoteAddress) ?? 'unknown';
     const admission = this.table.admit(address);
     if (!admission.admit) {
       this.countClosed('refused: connection limit', address);
       socket.destroy();
-      return;
+      return undefined;
     }
     for (const victim of admission.evict) {
       this.countClosed('unassociated, gave way to a new connection', victim.address);
       this.closeNow(victim.handle);
     }
-    this.table.add(socket, address, Date.now());
+    this.table.add(handle, address, Date.now());
     socket.setNoDelay(true);
+    return address;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.admit(socket, socket) === undefined) return;
+    this.attach(socket);
+  }
+
+  /**
+   * A TCP connection on the TLS listener: admitted like a plain one, then the TLS handshake (inside the
+   * ARTIM deadline), then the same DICOM handling on the decrypted stream.
+   */
+  private onTlsConnection(raw: net.Socket): void {
+    const t = this.opts.config.tls!;
+    const secure = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: this.secureContext!,
+      requestCert: t.requireClientCertificate || t.caFile !== undefined,
+      rejectUnauthorized: t.requireClientCertificate,
+    });
+    secure.on('error', () => undefined);
+    const address = this.admit(raw, secure);
+    if (address === undefined) {
+      secure.destroy();
+      return;
+    }
+    secure.on('close', () => this.table.remove(secure));
+    raw.on('error', () => secure.destroy());
+    secure.once('error', (err) => {
+      this.countClosed(`TLS handshake failed: ${err.message.slice(0, 120)}`, address);
+      this.closeNow(secure);
+    });
+    secure.once('secure', () => {
+      // A certificate offered but not signed by caFile is refused even when certificates are optional.
+      const offered = secure.getPeerCertificate();
+      if (!secure.authorized && offered && Object.keys(offered).length > 0) {
+        this.countClosed(`TLS client certificate not trusted: ${String(secure.authorizationError)}`, address);
+        this.closeNow(secure);
+        return;
+      }
+      if (this.stopping || this.table.get(secure) === undefined) {
+        secure.destroy();
+        return;
+      }
+      this.attach(secure);
+    });
+  }
+
+  /** Hands an admitted connection (plain, or TLS after its handshake) to a StoreScp behind the guards. */
+  private attach(socket: net.Socket): void {
     const cfg = this.opts.config;
     const maxPdu = Math.min(cfg.maxPduLength, LIBRARY_MAX_PDU);
     const checker = new PduFrameChecker({ maxPDataLength: maxPdu, maxControlLength: MAX_CONTROL_PDU });
@@ -247,13 +341,15 @@ export class DimseServer {
   async stop(graceMs = 10000): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closeServer = (s: net.Server | undefined) => new Promise<void>((resolve) => (s && s.listening ? s.close(() => resolve()) : resolve()));
+    const closed = Promise.all([closeServer(this.server), closeServer(this.tlsServer)]);
     const inFlight = [...this.sockets.values()].flatMap((s) => (s ? [...s.inFlight] : []));
     if (inFlight.length > 0) {
       await Promise.race([Promise.allSettled(inFlight), new Promise((r) => setTimeout(r, graceMs).unref())]);
     }
     const scps = [...this.sockets.values()];
     for (const socket of this.sockets.keys()) socket.destroy();
+    for (const socket of this.table.handles()) socket.destroy();
     this.sockets.clear();
     // Instances still arriving were never answered: remove their temp files before the process ends.
     await Promise.all(scps.map((s) => s?.discardPartial()));
