@@ -50,7 +50,10 @@ export class DimseServer {
   /** The plain listener; absent when TLS is configured and `port` is 0. */
   private readonly server: net.Server | undefined;
   private readonly tlsServer: net.Server | undefined;
-  private readonly secureContext: tls.SecureContext | undefined;
+  /** Does the TLS handshakes of the TLS listener's connections (it never listens itself). */
+  private readonly tlsEngine: tls.Server | undefined;
+  /** TLS listener connections in their handshake, by remote address:port. */
+  private readonly handshaking = new Map<string, net.Socket>();
   private readonly sockets = new Map<net.Socket, StoreScp | undefined>();
   private readonly table: ConnectionTable<net.Socket>;
   private readonly log: Logger;
@@ -81,11 +84,22 @@ export class DimseServer {
     if (cfg.tls) {
       const t = cfg.tls;
       // Read the PEM files now: a missing or bad file stops startup with its name.
-      this.secureContext = tls.createSecureContext({
-        ...bcp195Options(),
-        cert: readPem(t.certFile, 'dimse.tls.certFile'),
-        key: readPem(t.keyFile, 'dimse.tls.keyFile'),
-        ...(t.caFile ? { ca: readPem(t.caFile, 'dimse.tls.caFile') } : {}),
+      this.tlsEngine = tls.createServer(
+        {
+          ...bcp195Options(),
+          cert: readPem(t.certFile, 'dimse.tls.certFile'),
+          key: readPem(t.keyFile, 'dimse.tls.keyFile'),
+          ...(t.caFile ? { ca: readPem(t.caFile, 'dimse.tls.caFile') } : {}),
+          requestCert: t.requireClientCertificate || t.caFile !== undefined,
+          rejectUnauthorized: t.requireClientCertificate,
+        },
+        (secure) => this.onSecureConnection(secure),
+      );
+      this.tlsEngine.on('tlsClientError', (err, secure) => {
+        const raw = this.handshaking.get(`${secure.remoteAddress}:${secure.remotePort}`);
+        this.countClosed(`TLS handshake failed: ${tlsReason(err)}`, normalizeAddress(secure.remoteAddress) ?? 'unknown');
+        if (raw) this.closeNow(raw);
+        secure.destroy();
       });
       this.tlsServer = net.createServer({ noDelay: true }, (socket) => this.onTlsConnection(socket));
       this.tlsServer.on('error', (err) => this.log.error('DIMSE TLS server error', { error: String(err) }));
@@ -166,43 +180,42 @@ export class DimseServer {
   }
 
   /**
-   * A TCP connection on the TLS listener: admitted like a plain one, then the TLS handshake (inside the
-   * ARTIM deadline), then the same DICOM handling on the decrypted stream.
+   * A TCP connection on the TLS listener: admitted like a plain one (the table holds the raw socket until
+   * the handshake is done, so the ARTIM deadline covers it), then handed to the tls.Server, which does the
+   * handshake and the certificate checks (requestCert, rejectUnauthorized) and emits 'secureConnection'.
    */
   private onTlsConnection(raw: net.Socket): void {
-    const t = this.opts.config.tls!;
-    const secure = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: this.secureContext!,
-      requestCert: t.requireClientCertificate || t.caFile !== undefined,
-      rejectUnauthorized: t.requireClientCertificate,
+    const address = this.admit(raw, raw);
+    if (address === undefined) return;
+    const k = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.handshaking.set(k, raw);
+    raw.once('close', () => {
+      this.table.remove(raw);
+      if (this.handshaking.get(k) === raw) this.handshaking.delete(k);
     });
+    this.tlsEngine!.emit('connection', raw);
+  }
+
+  /** The handshake is done: the TLS socket takes the raw one's place in the table and gets the DICOM handling. */
+  private onSecureConnection(secure: tls.TLSSocket): void {
     secure.on('error', () => undefined);
-    const address = this.admit(raw, secure);
-    if (address === undefined) {
+    const k = `${secure.remoteAddress}:${secure.remotePort}`;
+    const raw = this.handshaking.get(k);
+    this.handshaking.delete(k);
+    const tracked = raw && this.table.get(raw);
+    if (!raw || !tracked || this.stopping) {
       secure.destroy();
       return;
     }
-    secure.on('close', () => this.table.remove(secure));
-    raw.on('error', () => secure.destroy());
-    secure.once('error', (err) => {
-      this.countClosed(`TLS handshake failed: ${err.message.slice(0, 120)}`, address);
-      this.closeNow(secure);
-    });
-    secure.once('secure', () => {
-      // A certificate offered but not signed by caFile is refused even when certificates are optional.
-      const offered = secure.getPeerCertificate();
-      if (!secure.authorized && offered && Object.keys(offered).length > 0) {
-        this.countClosed(`TLS client certificate not trusted: ${String(secure.authorizationError)}`, address);
-        this.closeNow(secure);
-        return;
-      }
-      if (this.stopping || this.table.get(secure) === undefined) {
-        secure.destroy();
-        return;
-      }
-      this.attach(secure);
-    });
+    // A certificate offered but not signed by caFile is refused even when certificates are optional.
+    if (!secure.authorized && Object.keys(secure.getPeerCertificate() ?? {}).length > 0) {
+      this.countClosed(`TLS client certificate not trusted: ${String(secure.authorizationError)}`, tracked.address);
+      this.closeNow(raw);
+      return;
+    }
+    this.table.remove(raw);
+    this.table.add(secure, tracked.address, tracked.openedAt);
+    this.attach(secure);
   }
 
   /** Hands an admitted connection (plain, or TLS after its handshake) to a StoreScp behind the guards. */
@@ -357,4 +370,10 @@ export class DimseServer {
     if (late.length > 0) await Promise.race([Promise.allSettled(late), new Promise((r) => setTimeout(r, graceMs).unref())]);
     await closed;
   }
+}
+
+/** The OpenSSL reason of a handshake failure ("peer did not return a certificate"), without its codes. */
+function tlsReason(err: Error): string {
+  const m = /:([^:]+):[^:]*\.c:\d+/.exec(err.message);
+  return (m?.[1] ?? err.message).slice(0, 120);
 }
