@@ -174,4 +174,19 @@ describe('DICOM TLS and HTTPS against DCMTK', function () {
       assert.equal(anonymous.results[0]!.ok, false);
     });
   });
+
+  it('keeps the plain listener beside the TLS one when dimse.port is set', async () => {
+    const plainPort = await freePort();
+    const both = await startTestNode({ dimse: { port: plainPort, allowUnknownSources: true, tls: { port: 0, certFile: pki.serverCert, keyFile: pki.serverKey } } });
+    try {
+      assert.equal(both.dimsePort, plainPort);
+      const plain = await echoTls(both.dimsePort, []);
+      assert.equal(plain.code, 0, plain.output);
+      // Without caFile no client certificate is asked for: anonymous TLS with the server checked against the CA.
+      const secured = await echoTls(both.dimseTlsPort, ['+tla', '+cf', pki.ca]);
+      assert.equal(secured.code, 0, secured.output);
+    } finally {
+      await both.cleanup();
+    }
+  });
 });
