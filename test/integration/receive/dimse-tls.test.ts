@@ -18,6 +18,7 @@ import { waitFor } from '../../helpers/wait-for';
 import { makeSecondaryCapture } from '../../helpers/secondary-capture';
 import { storeInstances } from '../../../src/deliver/cstore-scu';
 import { cEcho } from '../../../src/deliver/echo';
+import { stowInstances } from '../../../src/deliver/stow-client';
 import { echoDestination } from '../../../src/deliver/destination-types';
 import { DestinationSchema } from '../../../src/config/schema';
 
@@ -187,6 +188,34 @@ describe('DICOM TLS and HTTPS against DCMTK', function () {
       assert.equal(secured.code, 0, secured.output);
     } finally {
       await both.cleanup();
+    }
+  });
+
+  it('sends STOW-RS to an https DICOMweb server signed by a site CA (caFile), and refuses it without', async () => {
+    let received = 0;
+    const server = https.createServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (req, res) => {
+      req.on('data', (c: Buffer) => (received += c.length));
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/dicom+json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    try {
+      const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/dicom-web`;
+      const sc = makeSecondaryCapture();
+      const file = path.join(work.dir, `${sc.sopInstanceUid}.dcm`);
+      writeFileSync(file, sc.data);
+      const files = [{ path: file, sopInstanceUid: sc.sopInstanceUid, sopClassUid: sc.sopClassUid }];
+      const ok = await stowInstances({ url, caFile: pki.ca }, files, { timeoutSeconds: 10 });
+      assert.equal(ok.httpStatus, 200, ok.error);
+      assert.equal(ok.results[0]!.ok, true, ok.results[0]!.message);
+      assert.ok(received > sc.data.length);
+      const without = await stowInstances({ url }, files, { timeoutSeconds: 10 });
+      assert.equal(without.results[0]!.ok, false);
+      assert.match(without.error ?? '', /network error/);
+    } finally {
+      server.close();
     }
   });
 });
