@@ -163,7 +163,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
-    const rows = assembler.studies.keysOfPatient(patientId);
+    // A study whose received instances retention purged has nothing left to analyse (a resend reopens it).
+    const rows = assembler.studies.keysOfPatient(patientId).filter((k) => !assembler.studies.get(k)?.purgedAt);
     const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
     return { jobIds, studies: rows.length };
   };
