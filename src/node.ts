@@ -6,6 +6,10 @@
  * one analysis job) -> pipeline (select, prepare, infer, analyses, encode) -> deliver (outbox).
  */
 import http from 'node:http';
+import https from 'node:https';
+import { bcp195Options, readPem } from './dicom/tls-profile';
+import { RetentionService, type RetentionClock } from './admin/retention';
+import { maintenanceRoutes } from './admin/routes/maintenance-routes';
 import type { AddressInfo } from 'node:net';
 import { Router, type Express } from 'express';
 import { CompletionSchema, type Config } from './config/schema';
@@ -77,12 +81,23 @@ export interface NodeHandle {
   /** The express app (routes, for tests that compare them with the route table). */
   httpApp: Express;
   httpPort: number;
+  /** The plain DIMSE listener's port (0 when dimse.tls is set and dimse.port is 0). */
   dimsePort: number;
+  /** The DICOM TLS listener's port (0 without dimse.tls). */
+  dimseTlsPort: number;
+  /** Retention and the free-space check; emits 'purged' (PurgedEvent) for the audit trail. */
+  retention: RetentionService;
   /** Stops accepting work, finishes or safely abandons in-flight work, closes the store. */
   stop(): Promise<void>;
 }
 
-export async function startNode(config: Config, opts: { logger?: Logger } = {}): Promise<NodeHandle> {
+export interface StartOptions {
+  logger?: Logger;
+  /** The clock of retention (tests run it with a fake one). */
+  retentionClock?: RetentionClock;
+}
+
+export async function startNode(config: Config, opts: StartOptions = {}): Promise<NodeHandle> {
   const logger = opts.logger ?? createLogger(config.logging.level);
   routeDimseLibraryLog(logger.child({ component: 'dimse' }));
   // Models first: a bad model stops startup (ModelRegistryError names each problem) before anything listens.
@@ -91,7 +106,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
   const opened = new StartupResources(logger);
   opened.add('models', () => models.close());
   try {
-    return await buildNode(config, logger, models, opened);
+    return await buildNode(config, logger, models, opened, opts);
   } catch (err) {
     await opened.closeAll();
     throw err;
@@ -99,7 +114,7 @@ export async function startNode(config: Config, opts: { logger?: Logger } = {}):
 }
 
 /** Everything after the models, each resource registered in `opened` as soon as it exists. */
-async function buildNode(config: Config, logger: Logger, models: ModelRegistry, opened: StartupResources): Promise<NodeHandle> {
+async function buildNode(config: Config, logger: Logger, models: ModelRegistry, opened: StartupResources, opts: StartOptions): Promise<NodeHandle> {
   const dir = ensureDataDir(config.dataDir);
   if (!dir.tightened && dir.mode & 0o007) {
     logger.warn('the data directory is not ours to restrict and others may read it; restrict it (0700) or its parent', { dataDir: config.dataDir, mode: dir.mode.toString(8) });
@@ -195,17 +210,32 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
-    const rows = assembler.studies.keysOfPatient(patientId);
+    // A study whose received instances retention purged has nothing left to analyse (a resend reopens it).
+    const rows = assembler.studies.keysOfPatient(patientId).filter((k) => !assembler.studies.get(k)?.purgedAt);
     const jobIds = rows.flatMap((k) => assembler.requestReanalysis(k, 'clinical covariates changed')?.id ?? []);
     return { jobIds, studies: rows.length };
   };
 
+  const retention = new RetentionService({
+    config: config.retention,
+    freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
+    dataDir: config.dataDir,
+    studies: assembler.studies,
+    jobs,
+    instances,
+    logger,
+    ...(opts.retentionClock ? { clock: opts.retentionClock } : {}),
+  });
+  opened.add('retention', () => retention.stop());
+
   let openAssociations = () => 0;
-  const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations(), retention });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {
-    res.json({ status: 'ok' });
+    // The free-space state of the last check (retention schedule), so the page warns before the watermark.
+    const fs = retention.lastFreeSpace;
+    res.json({ status: 'ok', ...(fs ? { storage: { state: fs.state, freeBytes: fs.freeBytes, warnBelowBytes: fs.warnBelowBytes, watermarkBytes: fs.watermarkBytes, checkedAt: fs.checkedAt } } : {}) });
   });
   health.get('/readyz', (_req, res) => {
     // Ready means: the node can receive and store. With no models it still is, and says analyses cannot run.
@@ -240,6 +270,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
         webSettingsRoutes(webSettings),
         jobRoutes({ jobs, retryHandlers }),
         modelRoutes(models),
+        maintenanceRoutes(retention),
         clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
         stowRoutes({
           store: instances,
@@ -254,7 +285,10 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       ],
     },
   });
-  const server = http.createServer(app);
+  // HTTPS (TLS 1.2+, BCP 195 suites) when http.tls is set; the PEM files are read now, so a bad one stops startup.
+  const server = config.http.tls
+    ? https.createServer({ ...bcp195Options(), cert: readPem(config.http.tls.certFile, 'http.tls.certFile'), key: readPem(config.http.tls.keyFile, 'http.tls.keyFile') }, app)
+    : http.createServer(app);
   // Node's own whole-request limit (300 s) must not cut a STOW-RS body before its deadline answers 408.
   server.requestTimeout = Math.max(server.requestTimeout, (config.http.stowRequestTimeoutSeconds + 30) * 1000);
   await listenOrExplain('HTTP', config.http, () =>
@@ -271,16 +305,20 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     return new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const httpPort = (server.address() as AddressInfo).port;
-  logger.info('http listening', { host: config.http.host, port: httpPort });
+  logger.info(config.http.tls ? 'https listening' : 'http listening', { host: config.http.host, port: httpPort });
 
   const dimse = new DimseServer({ config: config.dimse, store: instances, settings, logger, onAssociationDecided: auditAssociation(audit) });
   opened.add('DIMSE listener', () => dimse.stop(0));
   const dimsePort = await listenOrExplain('DIMSE', config.dimse, () => dimse.listen());
   openAssociations = () => dimse.openAssociations();
+  const dimseTlsPort = dimse.tlsPort;
   opened.add('outbox', () => outbox.stop(0));
   outbox.start();
   opened.add('analysis worker', () => analysisWorker.stop(0));
   analysisWorker.start();
+  retention.start();
+  // The first free-space check at start, so /metrics and the page have a value before the first schedule.
+  retention.checkFreeSpace().catch((e) => logger.warn('free-space check failed', { error: e instanceof Error ? e.message : String(e) }));
 
   let stopped = false;
   return {
@@ -302,9 +340,12 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     httpApp: app,
     httpPort,
     dimsePort,
+    dimseTlsPort,
+    retention,
     async stop() {
       if (stopped) return;
       stopped = true;
+      await retention.stop();
       // Stop accepting new associations and requests first; in-flight stores finish or are abandoned
       // (an abandoned one was never acknowledged and leaves no partial file).
       const httpClosed = new Promise<void>((resolve) => server.close(() => resolve()));

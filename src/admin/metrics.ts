@@ -9,6 +9,7 @@ import type { StudyRepository } from '../assemble/study-repository';
 import type { JobStore } from '../jobs/job-store';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
+import type { FreeSpaceStatus, PurgedEvent } from './retention';
 
 export interface MetricsSources {
   studies: Pick<StudyRepository, 'countByState'>;
@@ -16,6 +17,11 @@ export interface MetricsSources {
   jobs: Pick<JobStore, 'countByKindAndState'>;
   models: { summaries(): { id: string; version: string; provider: string }[] };
   openAssociations: () => number;
+  /** Retention and the free-space check (src/admin/retention.ts), when running. */
+  retention?: {
+    lastFreeSpace: FreeSpaceStatus | null;
+    on(event: 'purged', fn: (e: PurgedEvent) => void): unknown;
+  };
 }
 
 export function createMetrics(src: MetricsSources): { registry: client.Registry; router: Router } {
@@ -76,6 +82,34 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
       for (const m of src.models.summaries()) this.set({ id: m.id, version: m.version, provider: m.provider }, 1);
     },
   });
+  if (src.retention) {
+    const retention = src.retention;
+    new client.Gauge({
+      name: 'npcai_storage_free_bytes',
+      help: 'Free bytes of the data volume at the last free-space check (retention schedule)',
+      registers: [registry],
+      collect() {
+        if (retention.lastFreeSpace) this.set(retention.lastFreeSpace.freeBytes);
+      },
+    });
+    new client.Gauge({
+      name: 'npcai_storage_free_space_state',
+      help: 'Free-space check: 1 for the current state (ok, warning: below the warning level, below-watermark: instances refused)',
+      labelNames: ['state'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        const now = retention.lastFreeSpace?.state;
+        for (const state of ['ok', 'warning', 'below-watermark']) this.set({ state }, now === state ? 1 : 0);
+      },
+    });
+    const purged = new client.Counter({ name: 'npcai_retention_purged_total', help: 'Purges since start, by kind (received instances of a study, result files of a study)', labelNames: ['kind'] as const, registers: [registry] });
+    const freed = new client.Counter({ name: 'npcai_retention_freed_bytes_total', help: 'Bytes freed by retention since start', registers: [registry] });
+    retention.on('purged', (e) => {
+      purged.inc({ kind: e.kind });
+      freed.inc(e.bytes);
+    });
+  }
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', registry.contentType);

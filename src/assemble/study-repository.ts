@@ -26,6 +26,10 @@ export interface StudyRecord extends StudyKey {
   completionReason: CompletionReason | null;
   /** 0 for the first analysis; +1 each time late instances reopen a complete study. */
   generation: number;
+  /** When retention purged the received instances of this generation (null: they are kept). */
+  purgedAt: string | null;
+  /** When retention purged the study's result files (null: kept, or none written). */
+  resultsPurgedAt: string | null;
 }
 
 export interface StudySummary extends StudyRecord {
@@ -63,6 +67,8 @@ interface StudyRow {
   completed_at: string | null;
   completion_reason: string | null;
   generation: number;
+  purged_at?: string | null;
+  results_purged_at?: string | null;
   series_count?: number;
   instance_count?: number;
 }
@@ -129,6 +135,9 @@ export class StudyRepository {
     instanceAggregates: Statement;
     search: Statement;
     searchCount: Statement;
+    retentionCandidates: Statement;
+    markPurged: Statement;
+    markResultsPurged: Statement;
   };
 
   constructor(db: Db) {
@@ -170,7 +179,7 @@ export class StudyRepository {
       ),
       reopen: db.prepare(
         `UPDATE studies SET state = 'receiving', generation = generation + 1, last_received_at = @at,
-                            completed_at = NULL, completion_reason = NULL
+                            completed_at = NULL, completion_reason = NULL, purged_at = NULL
          WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'complete' AND generation = @gen`,
       ),
       bumpGeneration: db.prepare(
@@ -207,6 +216,15 @@ export class StudyRepository {
                 max(json_extract(header_json, '$.PatientID')) AS patient_id
          FROM instances GROUP BY study_instance_uid, called_ae_title`,
       ),
+      retentionCandidates: db.prepare(
+        `SELECT * FROM studies WHERE state = 'complete' AND purged_at IS NULL AND last_received_at < ?
+         ORDER BY last_received_at, study_instance_uid`,
+      ),
+      markPurged: db.prepare(
+        `UPDATE studies SET purged_at = @at
+         WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'complete' AND generation = @gen AND purged_at IS NULL`,
+      ),
+      markResultsPurged: db.prepare('UPDATE studies SET results_purged_at = @at WHERE study_instance_uid = @uid'),
     };
   }
 
@@ -253,7 +271,7 @@ export class StudyRepository {
     return rows.map((r) => ({ studyInstanceUid: r.uid, studyDate: r.date === null ? null : String(r.date) }));
   }
 
-  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason'>): void {
+  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason' | 'purgedAt' | 'resultsPurgedAt'>): void {
     this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
   }
 
@@ -324,6 +342,21 @@ export class StudyRepository {
 
   searchCount(q: StudySearch = {}): number {
     return (this.stmt.searchCount.get(searchParams(q)) as { n: number }).n;
+  }
+
+  /** Complete study receptions whose received instances are still kept and whose last instance came before `before` (ISO). */
+  retentionCandidates(before: string): StudyRecord[] {
+    return (this.stmt.retentionCandidates.all(before) as StudyRow[]).map(toRecord);
+  }
+
+  /** Records that the received instances of this generation were purged; false when the study moved on meanwhile. */
+  markPurged(key: StudyKey, generation: number, at: string): boolean {
+    return this.stmt.markPurged.run({ uid: key.studyInstanceUid, ae: key.calledAeTitle, gen: generation, at }).changes > 0;
+  }
+
+  /** Records that the study's result files (every reception's) were purged. */
+  markResultsPurged(studyInstanceUid: string, at: string): void {
+    this.stmt.markResultsPurged.run({ uid: studyInstanceUid, at });
   }
 
   /** One aggregate per (study, called AE) present in the instance index. */
@@ -413,5 +446,7 @@ function toRecord(r: StudyRow): StudyRecord {
     completedAt: r.completed_at,
     completionReason: r.completion_reason as CompletionReason | null,
     generation: r.generation,
+    purgedAt: r.purged_at ?? null,
+    resultsPurgedAt: r.results_purged_at ?? null,
   };
 }

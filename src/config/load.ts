@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigSchema, type Config } from './schema';
+import { validate as validCron } from 'node-cron';
 import { errorMessage } from '../util/error-message';
 
 export interface ConfigIssue {
@@ -43,6 +44,16 @@ function readJson(file: string, label: string, issues: ConfigIssue[]): unknown {
   }
 }
 
+function envHours(env: NodeJS.ProcessEnv, name: string, issues: ConfigIssue[]): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(raw.trim())) {
+    issues.push({ severity: 'error', path: name, message: `must be a number of hours (fractions allowed), got ${JSON.stringify(raw)}` });
+    return undefined;
+  }
+  return Number(raw.trim());
+}
+
 function envInt(env: NodeJS.ProcessEnv, name: string, issues: ConfigIssue[]): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
@@ -70,6 +81,21 @@ export function environmentOverrides(env: NodeJS.ProcessEnv, issues: ConfigIssue
     set('models', 'executionProviders', env.NPC_EXECUTION_PROVIDERS.split(',').map((s) => s.trim()).filter(Boolean));
   }
   if (env.NPC_LOG_LEVEL) set('logging', 'level', env.NPC_LOG_LEVEL);
+  // TLS: the files set here complete (or create) dimse.tls / http.tls from the config file.
+  const dimseTls: Record<string, unknown> = {};
+  const tlsPort = envInt(env, 'NPC_DIMSE_TLS_PORT', issues);
+  if (tlsPort !== undefined) dimseTls.port = tlsPort;
+  if (env.NPC_DIMSE_TLS_CERT_FILE) dimseTls.certFile = env.NPC_DIMSE_TLS_CERT_FILE;
+  if (env.NPC_DIMSE_TLS_KEY_FILE) dimseTls.keyFile = env.NPC_DIMSE_TLS_KEY_FILE;
+  if (env.NPC_DIMSE_TLS_CA_FILE) dimseTls.caFile = env.NPC_DIMSE_TLS_CA_FILE;
+  if (Object.keys(dimseTls).length) set('dimse', 'tls', dimseTls);
+  const httpTls: Record<string, unknown> = {};
+  if (env.NPC_HTTP_TLS_CERT_FILE) httpTls.certFile = env.NPC_HTTP_TLS_CERT_FILE;
+  if (env.NPC_HTTP_TLS_KEY_FILE) httpTls.keyFile = env.NPC_HTTP_TLS_KEY_FILE;
+  if (Object.keys(httpTls).length) set('http', 'tls', httpTls);
+  set('retention', 'receivedHours', envHours(env, 'NPC_RETENTION_RECEIVED_HOURS', issues));
+  set('retention', 'resultsHours', envHours(env, 'NPC_RETENTION_RESULTS_HOURS', issues));
+  if (env.NPC_RETENTION_SCHEDULE) set('retention', 'schedule', env.NPC_RETENTION_SCHEDULE);
   return o;
 }
 
@@ -116,6 +142,17 @@ function crossCheck(c: Config): ConfigIssue[] {
     if (ts === '1.2.840.10008.1.2.1.99')
       issues.push({ severity: 'error', path: `dimse.transferSyntaxes.${i}`, message: 'deflated explicit VR little endian is not supported' });
   });
+  if (!validCron(c.retention.schedule)) {
+    issues.push({ severity: 'error', path: 'retention.schedule', message: `not a cron expression: ${JSON.stringify(c.retention.schedule)}` });
+  }
+  c.destinations.forEach((d, i) => {
+    if (d.type === 'dimse' && d.tls && !d.tls.certFile !== !d.tls.keyFile) {
+      issues.push({ severity: 'error', path: `destinations.${i}.tls`, message: 'certFile and keyFile go together' });
+    }
+  });
+  if (c.dimse.tls && c.dimse.tls.requireClientCertificate && !c.dimse.tls.caFile) {
+    issues.push({ severity: 'error', path: 'dimse.tls.caFile', message: 'requireClientCertificate needs the caFile that signs client certificates' });
+  }
   return issues;
 }
 

@@ -79,6 +79,33 @@ export type SelectionRule = z.infer<typeof SelectionRuleSchema>;
 export const ExecutionProviderSchema = z.enum(['webgpu', 'cuda', 'cpu']);
 export type ExecutionProvider = z.infer<typeof ExecutionProviderSchema>;
 
+/** A DICOM TLS listener (PS3.15 B.9, BCP 195 profile: TLS 1.2 or 1.3, its cipher suites). */
+export const DimseTlsSchema = z.strictObject({
+  /** Port of the TLS listener (0: one picked at start, for tests). DICOM's registered TLS port is 2762. */
+  port: z.number().int().min(0).max(65535).default(2762),
+  /** PEM files: our certificate (chain) and its private key. */
+  certFile: z.string().min(1),
+  keyFile: z.string().min(1),
+  /** PEM bundle of the CAs whose client certificates are accepted. */
+  caFile: z.string().min(1).optional(),
+  /** Refuse, during the handshake, a client without a certificate signed by caFile. */
+  requireClientCertificate: z.boolean().default(false),
+});
+export type DimseTlsConfig = z.infer<typeof DimseTlsSchema>;
+
+/** Retention of received instances and results (run on `schedule` and by POST /api/v1/maintenance/retention). */
+export const RetentionSchema = z.strictObject({
+  /** Hours after its last instance that a study's received instances are purged, once its results went out; 0 = keep forever. */
+  receivedHours: z.number().min(0).default(168),
+  /** Hours after they were written that result objects (SR, SC, SEG) are purged; 0 = keep forever. */
+  resultsHours: z.number().min(0).default(720),
+  /** When retention and the free-space check run: a cron expression (5 fields, or 6 with seconds first). */
+  schedule: z.string().min(1).default('0 * * * *'),
+  /** The free-space check warns when free space falls below this many times storage.freeSpaceWatermarkMb. */
+  freeSpaceWarningFactor: z.number().min(1).default(2),
+});
+export type RetentionConfig = z.infer<typeof RetentionSchema>;
+
 export const ConfigSchema = z.strictObject({
   dataDir: z.string().min(1).default('./data'),
   dimse: z
@@ -111,6 +138,8 @@ export const ConfigSchema = z.strictObject({
        * encoded by the node) instead of through dcmjs-dimse; negotiation, C-ECHO and release stay with it.
        */
       fastStorePath: z.boolean().default(true),
+      /** A DICOM TLS listener besides the plain one; with it, `port: 0` means no plain listener. */
+      tls: DimseTlsSchema.optional(),
       /** Transfer syntaxes we accept, in order of preference. Deflate is never accepted. */
       transferSyntaxes: z
         .array(z.string())
@@ -138,6 +167,8 @@ export const ConfigSchema = z.strictObject({
       maxStowPartBytes: z.number().int().min(1024).default(2 * 1024 * 1024 * 1024),
       /** Seconds a STOW-RS request body may take to arrive (408 beyond it). */
       stowRequestTimeoutSeconds: z.number().min(1).max(86400).default(600),
+      /** Serve the admin API, web page and DICOMweb over HTTPS (TLS 1.2+) with these PEM files. */
+      tls: z.strictObject({ certFile: z.string().min(1), keyFile: z.string().min(1) }).optional(),
     })
     .prefault({}),
   storage: z
@@ -154,6 +185,7 @@ export const ConfigSchema = z.strictObject({
       conflictPolicy: z.enum(['reject', 'replace']).default('reject'),
     })
     .prefault({}),
+  retention: RetentionSchema.prefault({}),
   localAeTitles: z.array(LocalAeTitleSchema).min(1).default([LocalAeTitleSchema.parse({ aeTitle: 'NPCAI' })]),
   sources: z.array(SourceSchema).default([]),
   destinations: z.array(DestinationSchema).default([]),

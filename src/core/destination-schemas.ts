@@ -18,6 +18,18 @@ const destinationCommon = {
   enabled: z.boolean().default(true),
 };
 
+/** TLS to a DIMSE destination (PS3.15 B.9, BCP 195 profile); PEM files. */
+export const DimseClientTlsSchema = z.strictObject({
+  /** CAs that may sign the destination's certificate (default: the system's). */
+  caFile: z.string().min(1).optional(),
+  /** Our client certificate and key, for destinations that require one. */
+  certFile: z.string().min(1).optional(),
+  keyFile: z.string().min(1).optional(),
+  /** Check the destination's certificate and host name (default true; false only for tests). */
+  rejectUnauthorized: z.boolean().default(true),
+});
+export type DimseClientTls = z.infer<typeof DimseClientTlsSchema>;
+
 /** A PACS reached by C-STORE (PS3.4 Annex B) over DIMSE. */
 export const DimseDestinationSchema = z.strictObject({
   ...destinationCommon,
@@ -27,6 +39,8 @@ export const DimseDestinationSchema = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** Our calling AE title for this destination (defaults to the local AE that received the study). */
   callingAeTitle: AeTitleSchema.optional(),
+  /** Reach the destination over DICOM TLS. */
+  tls: DimseClientTlsSchema.optional(),
 });
 export type DimseDestination = z.infer<typeof DimseDestinationSchema>;
 
@@ -37,6 +51,8 @@ export const DicomwebDestinationSchema = z.strictObject({
   url: z.url(),
   /** Optional bearer token or basic credentials, sent as the Authorization header. */
   authorization: z.string().optional(),
+  /** PEM bundle of CAs that may sign an https server's certificate (default: the system's). */
+  caFile: z.string().min(1).optional(),
 });
 export type DicomwebDestination = z.infer<typeof DicomwebDestinationSchema>;
 

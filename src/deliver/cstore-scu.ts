@@ -18,6 +18,7 @@ import { Client, requests, type association } from 'dcmjs-dimse';
 import { statusCategory, type StatusCategory } from '../dicom/status';
 import { quietDimseLibrary } from './dimse-library';
 import { errorMessage } from '../util/error-message';
+import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
 
 const { CStoreRequest } = requests;
 
@@ -33,6 +34,8 @@ export interface StoreTarget {
   port: number;
   calledAeTitle: string;
   callingAeTitle: string;
+  /** Over DICOM TLS (BCP 195 profile) with these files. */
+  tls?: ClientTlsFiles | undefined;
 }
 
 export interface InstanceOutcome {
@@ -168,6 +171,7 @@ export function storeInstances(target: StoreTarget, files: StoreFile[], opts: St
         connectTimeout: (opts.connectTimeoutSeconds ?? opts.responseTimeoutSeconds) * 1000,
         associationTimeout: responseMs,
         pduTimeout: responseMs,
+        ...(target.tls ? { securityOptions: clientSecurityOptions(target.tls) } : {}),
       });
       armWatchdog();
     } catch (e) {

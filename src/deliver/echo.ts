@@ -7,6 +7,8 @@ import { Client, requests } from 'dcmjs-dimse';
 import { statusCategory } from '../dicom/status';
 import { quietDimseLibrary } from './dimse-library';
 import { errorMessage } from '../util/error-message';
+import { fetchWithCa } from './ca-fetch';
+import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
 
 export interface EchoResult {
   ok: boolean;
@@ -17,7 +19,7 @@ export interface EchoResult {
 }
 
 export function cEcho(
-  t: { host: string; port: number; calledAeTitle: string; callingAeTitle: string },
+  t: { host: string; port: number; calledAeTitle: string; callingAeTitle: string; tls?: ClientTlsFiles | undefined },
   timeoutSeconds: number,
 ): Promise<Omit<EchoResult, 'ms'>> {
   quietDimseLibrary();
@@ -56,7 +58,11 @@ export function cEcho(
     });
     client.on('closed', finish);
     try {
-      client.send(t.host, t.port, t.callingAeTitle, t.calledAeTitle, { connectTimeout: timeoutSeconds * 1000, associationTimeout: timeoutSeconds * 1000 });
+      client.send(t.host, t.port, t.callingAeTitle, t.calledAeTitle, {
+        connectTimeout: timeoutSeconds * 1000,
+        associationTimeout: timeoutSeconds * 1000,
+        ...(t.tls ? { securityOptions: clientSecurityOptions(t.tls) } : {}),
+      });
     } catch (e) {
       problem = errorMessage(e);
       finish();
@@ -64,12 +70,12 @@ export function cEcho(
   });
 }
 
-export async function httpCheck(url: string, authorization: string | undefined, timeoutSeconds: number): Promise<Omit<EchoResult, 'ms'>> {
+export async function httpCheck(url: string, authorization: string | undefined, timeoutSeconds: number, caFile?: string): Promise<Omit<EchoResult, 'ms'>> {
   const headers: Record<string, string> = { accept: 'application/dicom+json' };
   if (authorization) headers.authorization = authorization;
   try {
-    const res = await fetch(`${url.replace(/\/+$/, '')}/studies?limit=1`, { headers, signal: AbortSignal.timeout(timeoutSeconds * 1000) });
-    await res.arrayBuffer();
+    const res = await fetchWithCa(`${url.replace(/\/+$/, '')}/studies?limit=1`, { headers, signal: AbortSignal.timeout(timeoutSeconds * 1000) }, caFile);
+    await res.text();
     return { ok: res.ok, status: res.status, message: `QIDO-RS answered HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ''}` };
   } catch (e) {
     const err = e as Error & { cause?: { code?: string; message?: string } };

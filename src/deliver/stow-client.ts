@@ -11,12 +11,15 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { InstanceOutcome, StoreFile } from './cstore-scu';
 import { errorMessage } from '../util/error-message';
+import { fetchWithCa } from './ca-fetch';
 
 export interface StowTarget {
   /** DICOMweb base URL (the STOW endpoint is {url}/studies). */
   url: string;
   /** Sent verbatim as the Authorization header when set (e.g. "Bearer ..." or "Basic ..."). */
   authorization?: string;
+  /** PEM CA bundle for an https server signed by a site CA. */
+  caFile?: string | undefined;
 }
 
 export interface StowOutcome {
@@ -146,7 +149,7 @@ export async function stowInstances(target: StowTarget, files: StoreFile[], opts
   const signals = [AbortSignal.timeout(opts.timeoutSeconds * 1000), ...(opts.signal ? [opts.signal] : [])];
   const uids = readable.map((r) => r.file.sopInstanceUid);
   try {
-    const res = await fetch(stowEndpoint(target.url), { method: 'POST', headers, body, signal: AbortSignal.any(signals) });
+    const res = await fetchWithCa(stowEndpoint(target.url), { method: 'POST', headers, body, signal: AbortSignal.any(signals) }, target.caFile);
     const text = await res.text();
     let json: unknown;
     try {

@@ -136,6 +136,16 @@ const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    id: 121,
+    name: 'studies-retention',
+    sql: `
+      -- Retention (src/admin/retention.ts): when the study's received instances were purged (its instance
+      -- rows and files are gone; a resend reopens it as a new generation), and when its result files were.
+      ALTER TABLE studies ADD COLUMN purged_at TEXT;
+      ALTER TABLE studies ADD COLUMN results_purged_at TEXT;
+    `,
+  },
 ];
 
 /** Mode of the data directory: it holds patient data, so only the node's user may enter it. */

@@ -404,6 +404,46 @@ export class InstanceStore extends EventEmitter {
     return (this.countStmt.get() as { n: number }).n;
   }
 
+  /**
+   * Retention: removes the indexed instances of one study reception (rows, then files, then empty series
+   * and study directories). Returns what went; an instance stored meanwhile (not in the list read first)
+   * stays. The caller decides that the study may go (src/admin/retention.ts).
+   */
+  async purgeStudyInstances(studyInstanceUid: string, calledAeTitle: string): Promise<{ instances: number; bytes: number; accessionNumber: string | null }> {
+    await this.flush();
+    const rows = this.opts.db
+      .prepare('SELECT sop_instance_uid, path, size, header_json FROM instances WHERE study_instance_uid = ? AND called_ae_title = ?')
+      .all(studyInstanceUid, calledAeTitle) as { sop_instance_uid: string; path: string; size: number; header_json: string }[];
+    let accessionNumber: string | null = null;
+    for (const r of rows) {
+      try {
+        const a = (JSON.parse(r.header_json) as { AccessionNumber?: unknown }).AccessionNumber;
+        if (typeof a === 'string' && a !== '') accessionNumber = a;
+      } catch {
+        // a damaged header only loses the accession number of the event
+      }
+      if (accessionNumber) break;
+    }
+    const del = this.opts.db.prepare('DELETE FROM instances WHERE sop_instance_uid = ? AND study_instance_uid = ? AND called_ae_title = ?');
+    this.opts.db.transaction(() => {
+      for (const r of rows) del.run(r.sop_instance_uid, studyInstanceUid, calledAeTitle);
+    })();
+    let bytes = 0;
+    const dirs = new Set<string>();
+    for (const r of rows) {
+      const full = path.join(this.opts.dataDir, r.path);
+      bytes += r.size;
+      await fsp.rm(full, { force: true });
+      // superseded copies (conflictPolicy 'replace') of the same instance go with it
+      const dir = path.dirname(full);
+      dirs.add(dir);
+      for (const name of await readdirSafe(dir)) if (name.startsWith(`${path.basename(full)}.superseded-`)) await fsp.rm(path.join(dir, name), { force: true });
+    }
+    for (const dir of dirs) await fsp.rmdir(dir).catch(() => undefined);
+    for (const dir of new Set([...dirs].map((d) => path.dirname(d)))) await fsp.rmdir(dir).catch(() => undefined);
+    return { instances: rows.length, bytes, accessionNumber };
+  }
+
   /** Resolves when queued index rows are written (used at shutdown). */
   async flush(): Promise<void> {
     await Promise.all([...this.locks.values()]);

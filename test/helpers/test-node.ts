@@ -4,6 +4,7 @@ import { startNode, type NodeHandle } from '../../src/node';
 import { silentLogger } from '../../src/logging/logger';
 import { tempDir } from './temp-dir';
 import { mergeConfig } from '../../src/config/load';
+import type { RetentionClock } from '../../src/admin/retention';
 
 export const TEST_TOKEN = 'test-token-0123456789abcdef';
 
@@ -14,7 +15,7 @@ export interface TestNode extends NodeHandle {
   cleanup(): Promise<void>;
 }
 
-export async function startTestNode(overrides: unknown = {}, opts: { dataDir?: string } = {}): Promise<TestNode> {
+export async function startTestNode(overrides: unknown = {}, opts: { dataDir?: string; retentionClock?: RetentionClock } = {}): Promise<TestNode> {
   const t = opts.dataDir ? { dir: opts.dataDir, cleanup: () => undefined } : tempDir('npcai-node-');
   const base = {
     dataDir: t.dir,
@@ -24,7 +25,7 @@ export async function startTestNode(overrides: unknown = {}, opts: { dataDir?: s
     models: { executionProviders: ['cpu'] },
   };
   const config = loadConfig({ env: {}, overrides: mergeConfig(base, overrides) });
-  const node = await startNode(config, { logger: silentLogger() });
+  const node = await startNode(config, { logger: silentLogger(), ...(opts.retentionClock ? { retentionClock: opts.retentionClock } : {}) });
   return Object.assign(node, {
     dataDir: t.dir,
     api(p: string, init: RequestInit = {}) {

@@ -15,6 +15,8 @@ export const DicomwebTargetSchema = z.object({
   origin: z.literal('destination'),
   /** Base URL; credentials are never recorded here. */
   url: z.string(),
+  /** PEM CA bundle for an https server signed by a site CA (a file name, read at send time). */
+  caFile: z.string().optional(),
 });
 export type DicomwebTarget = z.infer<typeof DicomwebTargetSchema>;
 
@@ -22,17 +24,17 @@ export const dicomwebDestinations: DestinationTypeModule<DicomwebDestination, Di
   type: 'dicomweb',
   schema: DicomwebDestinationSchema,
   targetSchema: DicomwebTargetSchema,
-  target: (d) => ({ type: 'dicomweb', key: d.name, origin: 'destination', url: d.url }),
+  target: (d) => ({ type: 'dicomweb', key: d.name, origin: 'destination', url: d.url, ...(d.caFile ? { caFile: d.caFile } : {}) }),
   describe: (t) => `STOW-RS to ${t.url}`,
   async send(t, files, ctx) {
     const o = await stowInstances(
-      { url: t.url, ...(ctx.authorization ? { authorization: ctx.authorization } : {}) },
+      { url: t.url, caFile: t.caFile, ...(ctx.authorization ? { authorization: ctx.authorization } : {}) },
       files,
       { timeoutSeconds: ctx.responseTimeoutSeconds, signal: ctx.signal },
     );
     return { results: o.results, ...(o.error ? { error: o.error } : {}) };
   },
-  echo: (d, opts) => httpCheck(d.url, d.authorization, opts.timeoutSeconds),
+  echo: (d, opts) => httpCheck(d.url, d.authorization, opts.timeoutSeconds, d.caFile),
   publicView: (d) => {
     const { authorization, ...rest } = d;
     return { ...rest, hasAuthorization: authorization !== undefined && authorization !== '' };

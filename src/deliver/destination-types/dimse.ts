@@ -14,6 +14,10 @@ export const DimseTargetSchema = z.object({
   host: z.string(),
   port: z.number(),
   callingAeTitle: z.string(),
+  /** DICOM TLS: file names only (the files are read at send time). */
+  tls: z
+    .object({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), rejectUnauthorized: z.boolean().optional() })
+    .optional(),
 });
 export type DimseTarget = z.infer<typeof DimseTargetSchema>;
 
@@ -29,18 +33,19 @@ export const dimseDestinations: DestinationTypeModule<DimseDestination, DimseTar
     host: d.host,
     port: d.port,
     callingAeTitle: d.callingAeTitle ?? calledAeTitle,
+    ...(d.tls ? { tls: d.tls } : {}),
   }),
-  describe: (t) => `C-STORE to ${t.aeTitle}@${t.host}:${t.port} as ${t.callingAeTitle}`,
+  describe: (t) => `C-STORE${t.tls ? ' over TLS' : ''} to ${t.aeTitle}@${t.host}:${t.port} as ${t.callingAeTitle}`,
   async send(t, files, ctx) {
     const o = await storeInstances(
-      { host: t.host, port: t.port, calledAeTitle: t.aeTitle, callingAeTitle: t.callingAeTitle },
+      { host: t.host, port: t.port, calledAeTitle: t.aeTitle, callingAeTitle: t.callingAeTitle, tls: t.tls },
       files,
       { responseTimeoutSeconds: ctx.responseTimeoutSeconds, signal: ctx.signal },
     );
     return { results: o.results, ...(o.error ? { error: o.error } : {}) };
   },
   echo: (d, opts) =>
-    cEcho({ host: d.host, port: d.port, calledAeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? opts.callingAeTitle }, opts.timeoutSeconds),
+    cEcho({ host: d.host, port: d.port, calledAeTitle: d.aeTitle, callingAeTitle: d.callingAeTitle ?? opts.callingAeTitle, tls: d.tls }, opts.timeoutSeconds),
   publicView: (d) => d,
   credentials: () => ({}),
   keptOnUpdate: () => ({}),

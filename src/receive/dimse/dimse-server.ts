@@ -9,9 +9,16 @@
  * PDUs reset. Bounded memory (MessageGuard): data sets other than C-STORE ones are capped, a command that
  * may carry none but announces one is aborted before its data is read, and so is a peer that does not read
  * our responses.
+ *
+ * DICOM TLS (PS3.15 B.9, BCP 195): with `config.tls` a second listener accepts TLS. Its raw sockets go
+ * through the same table (limits and the ARTIM deadline count from TCP accept, so the handshake is inside
+ * the deadline), are wrapped in a tls.TLSSocket, and once the handshake is done get the same framing guard,
+ * association policy and fast store path as plain ones. The plain listener stays unless `port` is 0 then.
  */
 import net from 'node:net';
 import dns from 'node:dns';
+import tls from 'node:tls';
+import { bcp195Options, readPem } from '../../dicom/tls-profile';
 import type { Logger } from '../../logging/logger';
 import { ensureDimseLibraryLog } from '../../logging/dimse-library-log';
 import type { InstanceStore } from '../../store/instance-store';
@@ -42,7 +49,13 @@ export interface DimseServerOptions {
 }
 
 export class DimseServer {
-  private readonly server: net.Server;
+  /** The plain listener; absent when TLS is configured and `port` is 0. */
+  private readonly server: net.Server | undefined;
+  private readonly tlsServer: net.Server | undefined;
+  /** Does the TLS handshakes of the TLS listener's connections (it never listens itself). */
+  private readonly tlsEngine: tls.Server | undefined;
+  /** TLS listener connections in their handshake, by remote address:port. */
+  private readonly handshaking = new Map<string, net.Socket>();
   private readonly sockets = new Map<net.Socket, StoreScp | undefined>();
   private readonly table: ConnectionTable<net.Socket>;
   private readonly log: Logger;
@@ -65,23 +78,67 @@ export class DimseServer {
     });
     // No server.maxConnections: at the cap Node refuses the newest socket, which is how 64 silent
     // connections locked out every modality. The table decides instead.
-    this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
-    this.server.on('error', (err) => this.log.error('DIMSE server error', { error: String(err) }));
+    const plain = !(cfg.tls && cfg.port === 0);
+    if (plain) {
+      this.server = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+      this.server.on('error', (err) => this.log.error('DIMSE server error', { error: String(err) }));
+    }
+    if (cfg.tls) {
+      const t = cfg.tls;
+      // Read the PEM files now: a missing or bad file stops startup with its name.
+      this.tlsEngine = tls.createServer(
+        {
+          ...bcp195Options(),
+          cert: readPem(t.certFile, 'dimse.tls.certFile'),
+          key: readPem(t.keyFile, 'dimse.tls.keyFile'),
+          ...(t.caFile ? { ca: readPem(t.caFile, 'dimse.tls.caFile') } : {}),
+          requestCert: t.requireClientCertificate || t.caFile !== undefined,
+          rejectUnauthorized: t.requireClientCertificate,
+        },
+        (secure) => this.onSecureConnection(secure),
+      );
+      this.tlsEngine.on('tlsClientError', (err, secure) => {
+        const raw = this.handshaking.get(`${secure.remoteAddress}:${secure.remotePort}`);
+        this.countClosed(`TLS handshake failed: ${tlsReason(err)}`, normalizeAddress(secure.remoteAddress) ?? 'unknown');
+        if (raw) this.closeNow(raw);
+        secure.destroy();
+      });
+      this.tlsServer = net.createServer({ noDelay: true }, (socket) => this.onTlsConnection(socket));
+      this.tlsServer.on('error', (err) => this.log.error('DIMSE TLS server error', { error: String(err) }));
+    }
   }
 
+  /** Port of the plain listener once listening (0 when there is none). */
+  port = 0;
+  /** Port of the TLS listener once listening (0 when there is none). */
+  tlsPort = 0;
+
+  /** Starts the listeners; returns the plain listener's port (0 when there is none; see `tlsPort`). */
   async listen(): Promise<number> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.config.port, this.opts.config.host, () => {
-        this.server.off('error', reject);
-        resolve();
+    const listenOn = (server: net.Server, port: number) =>
+      new Promise<number>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, this.opts.config.host, () => {
+          server.off('error', reject);
+          resolve((server.address() as net.AddressInfo).port);
+        });
       });
-    });
-    const port = (this.server.address() as net.AddressInfo).port;
+    if (this.server) {
+      this.port = await listenOn(this.server, this.opts.config.port);
+      this.log.info('DIMSE listening', { host: this.opts.config.host, port: this.port });
+    }
+    if (this.tlsServer) {
+      try {
+        this.tlsPort = await listenOn(this.tlsServer, this.opts.config.tls!.port);
+      } catch (e) {
+        this.server?.close();
+        throw new Error(`DIMSE TLS listener could not start on port ${this.opts.config.tls!.port}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+      }
+      this.log.info('DIMSE TLS listening', { host: this.opts.config.host, port: this.tlsPort, requireClientCertificate: this.opts.config.tls!.requireClientCertificate });
+    }
     this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
     this.sweepTimer.unref();
-    this.log.info('DIMSE listening', { host: this.opts.config.host, port });
-    return port;
+    return this.port;
   }
 
   /** Connections held now (associated or not). */
@@ -96,25 +153,75 @@ export class DimseServer {
     return n;
   }
 
-  private onConnection(socket: net.Socket): void {
+  /** Admits a new TCP connection into the table (limits, eviction); false when it was refused. */
+  private admit(socket: net.Socket, handle: net.Socket): string | undefined {
     socket.on('error', () => undefined);
     if (this.stopping) {
       socket.destroy();
-      return;
+      return undefined;
     }
     const address = normalizeAddress(socket.remoteAddress) ?? 'unknown';
     const admission = this.table.admit(address);
     if (!admission.admit) {
       this.countClosed('refused: connection limit', address);
       socket.destroy();
-      return;
+      return undefined;
     }
     for (const victim of admission.evict) {
       this.countClosed('unassociated, gave way to a new connection', victim.address);
       this.closeNow(victim.handle);
     }
-    this.table.add(socket, address, Date.now());
+    this.table.add(handle, address, Date.now());
     socket.setNoDelay(true);
+    return address;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    if (this.admit(socket, socket) === undefined) return;
+    this.attach(socket);
+  }
+
+  /**
+   * A TCP connection on the TLS listener: admitted like a plain one (the table holds the raw socket until
+   * the handshake is done, so the ARTIM deadline covers it), then handed to the tls.Server, which does the
+   * handshake and the certificate checks (requestCert, rejectUnauthorized) and emits 'secureConnection'.
+   */
+  private onTlsConnection(raw: net.Socket): void {
+    const address = this.admit(raw, raw);
+    if (address === undefined) return;
+    const k = `${raw.remoteAddress}:${raw.remotePort}`;
+    this.handshaking.set(k, raw);
+    raw.once('close', () => {
+      this.table.remove(raw);
+      if (this.handshaking.get(k) === raw) this.handshaking.delete(k);
+    });
+    this.tlsEngine!.emit('connection', raw);
+  }
+
+  /** The handshake is done: the TLS socket takes the raw one's place in the table and gets the DICOM handling. */
+  private onSecureConnection(secure: tls.TLSSocket): void {
+    secure.on('error', () => undefined);
+    const k = `${secure.remoteAddress}:${secure.remotePort}`;
+    const raw = this.handshaking.get(k);
+    this.handshaking.delete(k);
+    const tracked = raw && this.table.get(raw);
+    if (!raw || !tracked || this.stopping) {
+      secure.destroy();
+      return;
+    }
+    // A certificate offered but not signed by caFile is refused even when certificates are optional.
+    if (!secure.authorized && Object.keys(secure.getPeerCertificate() ?? {}).length > 0) {
+      this.countClosed(`TLS client certificate not trusted: ${String(secure.authorizationError)}`, tracked.address);
+      this.closeNow(raw);
+      return;
+    }
+    this.table.remove(raw);
+    this.table.add(secure, tracked.address, tracked.openedAt);
+    this.attach(secure);
+  }
+
+  /** Hands an admitted connection (plain, or TLS after its handshake) to a StoreScp behind the guards. */
+  private attach(socket: net.Socket): void {
     const cfg = this.opts.config;
     const maxPdu = Math.min(cfg.maxPduLength, LIBRARY_MAX_PDU);
     const checker = new PduFrameChecker({ maxPDataLength: maxPdu, maxControlLength: MAX_CONTROL_PDU });
@@ -250,13 +357,15 @@ export class DimseServer {
   async stop(graceMs = 10000): Promise<void> {
     this.stopping = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    const closeServer = (s: net.Server | undefined) => new Promise<void>((resolve) => (s && s.listening ? s.close(() => resolve()) : resolve()));
+    const closed = Promise.all([closeServer(this.server), closeServer(this.tlsServer)]);
     const inFlight = [...this.sockets.values()].flatMap((s) => (s ? [...s.inFlight] : []));
     if (inFlight.length > 0) {
       await Promise.race([Promise.allSettled(inFlight), new Promise((r) => setTimeout(r, graceMs).unref())]);
     }
     const scps = [...this.sockets.values()];
     for (const socket of this.sockets.keys()) socket.destroy();
+    for (const socket of this.table.handles()) socket.destroy();
     this.sockets.clear();
     // Instances still arriving were never answered: remove their temp files before the process ends.
     await Promise.all(scps.map((s) => s?.discardPartial()));
@@ -264,4 +373,10 @@ export class DimseServer {
     if (late.length > 0) await Promise.race([Promise.allSettled(late), new Promise((r) => setTimeout(r, graceMs).unref())]);
     await closed;
   }
+}
+
+/** The OpenSSL reason of a handshake failure ("peer did not return a certificate"), without its codes. */
+function tlsReason(err: Error): string {
+  const m = /:([^:]+):[^:]*\.c:\d+/.exec(err.message);
+  return (m?.[1] ?? err.message).slice(0, 120);
 }
