@@ -8,7 +8,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { bcp195Options, readPem } from './dicom/tls-profile';
-import { RetentionService, type RetentionClock } from './admin/retention';
+import { RetentionService, type PurgedEvent, type RetentionClock } from './admin/retention';
 import { maintenanceRoutes } from './admin/routes/maintenance-routes';
 import type { AddressInfo } from 'node:net';
 import { Router, type Express } from 'express';
@@ -227,6 +227,9 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     ...(opts.retentionClock ? { clock: opts.retentionClock } : {}),
   });
   opened.add('retention', () => retention.stop());
+  const auditPurge = (e: PurgedEvent) => audit.record('retention-purge', { ...e, actor: { name: 'retention', role: 'system' } });
+  retention.on('purged', auditPurge);
+  opened.add('retention audit', () => void retention.off('purged', auditPurge));
 
   let openAssociations = () => 0;
   const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations(), retention });

@@ -106,6 +106,8 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'post', path: '/api/v1/tokens', access: 'configure', tag: 'tokens', summary: 'Issue a token; the answer holds it once', body: TokenCreateSchema, success: { status: 201, description: 'created; `token` is shown only here' }, errors: [400, 409] },
   { method: 'delete', path: '/api/v1/tokens/{name}', access: 'configure', tag: 'tokens', summary: 'Revoke a token', success: { status: 204, description: 'deleted' }, errors: [404] },
 
+  { method: 'post', path: '/api/v1/maintenance/retention', access: 'configure', tag: 'maintenance', summary: 'Run retention and the free-space check now; answers what was purged, kept (and why) and freed' },
+
   { method: 'get', path: '/api/v1/audit', access: 'read', tag: 'audit', summary: 'Audit trail entries, newest first', query: AuditQuerySchema, errors: [400] },
 
   { method: 'post', path: '/dicomweb/studies', access: 'ingest', tag: 'dicomweb', summary: 'STOW-RS: store instances (multipart/related; type="application/dicom")', rawBody: 'multipart/related', query: stowQuery, errors: [400, 408, 409, 413, 415, 503] },
