@@ -226,12 +226,14 @@ function regionOf(result: AnalysisResult): { image: ImageRef; region: NonNullabl
   return k?.region ? { image: k.image, region: k.region } : undefined;
 }
 
-/** The label OHIF shows for a restored measurement (TEXT Comment, 121106): the analysis and its answer. */
+/**
+ * The label OHIF shows for a restored measurement (TEXT Comment, 121106): the analysis, its first NUM's value and
+ * its answer, number first (OHIF's panel cuts the label after two lines).
+ */
 function groupLabel(result: AssessedResult, firstNum: ContentItem | undefined): string {
   const measured = firstNum?.MeasuredValueSequence as { NumericValue: string }[] | undefined;
-  const concept = (firstNum?.ConceptNameCodeSequence as { CodeMeaning: string }[] | undefined)?.[0]?.CodeMeaning;
-  const value = measured?.[0] ? `; ${concept}: ${Number(measured[0].NumericValue).toFixed(2)}` : '';
-  return `${TRACKING_IDENTIFIERS[result.analysis]}: ${result.valueText}${value}`;
+  const value = measured?.[0] ? `${Number(measured[0].NumericValue).toFixed(2)} ` : '';
+  return `${TRACKING_IDENTIFIERS[result.analysis]}: ${value}(${result.valueText})`;
 }
 
 /**

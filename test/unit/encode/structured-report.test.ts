@@ -168,7 +168,7 @@ describe('encodeStructuredReport', () => {
     assert.equal(selected.RelationshipType, 'SELECTED FROM');
     assert.equal((selected.ReferencedSOPSequence as NaturalDataset[])[0]!.ReferencedSOPInstanceUID, KEY_CE_T1.sopInstanceUid);
     // The label OHIF shows (Comment) names the analysis and its answer.
-    assert.match(String(child(stage, 'Comment')!.TextValue), /^AJCC stage: .+; Probability of predicted stage: 0\.87$/);
+    assert.match(String(child(stage, 'Comment')!.TextValue), /^AJCC stage: 0\.87 \(.+\)$/);
     const evidence = dataset.CurrentRequestedProcedureEvidenceSequence as NaturalDataset[];
     const listed = evidence.flatMap((s) => (s.ReferencedSeriesSequence as NaturalDataset[]).flatMap((se) => (se.ReferencedSOPSequence as NaturalDataset[]).map((r) => r.ReferencedSOPInstanceUID)));
     for (const s of sourceInstances()) assert.ok(listed.includes(s.image.sopInstanceUid));
