@@ -37,6 +37,16 @@ export interface SourceInstance {
   header?: InstanceHeader;
 }
 
+/** The SEG sent with the report: what a TID 1411 group references. */
+export interface SegmentationReference {
+  sopClassUid: string;
+  sopInstanceUid: string;
+  seriesInstanceUid: string;
+  /** The CE-T1 series the segmentation was made on (Source series for segmentation). */
+  sourceSeriesInstanceUid: string;
+  segments: { segmentNumber: number; region: 'gtv' | 'gtvln' }[];
+}
+
 export interface ReportInput {
   /** A representative source header: Patient and General Study are copied from it. */
   study: InstanceHeader;
@@ -50,6 +60,11 @@ export interface ReportInput {
   srSopClass: SrSopClassSetting;
   /** Heat maps already encoded for this generation, linked as "Visual Explanation" from their group. */
   heatMaps?: (ObjectRef & { analysis: string })[];
+  /**
+   * The localiser's SEG of this generation (sent with the report): each group's Referenced Segment (TID 1411)
+   * and an entry of CurrentRequestedProcedureEvidenceSequence.
+   */
+  segmentation?: SegmentationReference;
   /** ContentDate/Time; defaults to now. Pass a fixed value for byte-identical re-encoding. */
   contentDateTime?: Date;
 }

@@ -33,7 +33,7 @@ export interface AnalysisJobResult {
   results: unknown[];
   selectedSeries: unknown[];
   missingRoles: Record<string, string>;
-  outputs: (ObjectRef & { kind: 'sr' | 'sc'; analysis?: string; srSopClass: SrClass; scSopClass: ScClass })[];
+  outputs: (ObjectRef & { kind: 'sr' | 'sc' | 'seg'; analysis?: string; srSopClass: SrClass; scSopClass: ScClass })[];
   deliveryJobIds: number[];
   timings: Record<string, number>;
 }
@@ -146,6 +146,7 @@ export class AnalysisWorker {
       const encoded = await encodeResults({
         studyHeader: analysis.studyHeader,
         results: analysis.results,
+        ...(analysis.localisation ? { localisation: analysis.localisation } : {}),
         volumes: analysis.volumes,
         instances,
         generation,
@@ -154,6 +155,7 @@ export class AnalysisWorker {
         srSopClass: g.sr,
         scSopClass: g.sc,
         contentDateTime,
+        logger: log,
       });
       const files = await writeResultObjects(
         config.dataDir,

@@ -1,23 +1,29 @@
 /**
  * A study's analysis results as DICOM objects: one Grad-CAM Secondary Capture per key image of every
- * scored analysis, then the TID 1500 SR that links them. UIDs are deterministic per analysis version and
+ * scored analysis, the localiser's SEG (GTV, GTVln) when the study was localised, then the TID 1500 SR that
+ * links them (its groups reference the SEG's GTV segment). UIDs are deterministic per analysis version and
  * generation, so a retry re-sends identical objects and a re-analysis references what it replaces.
  */
+import type { LocalisationResult } from '../analyses/localisation';
 import type { AnalysisResult } from '../analyses/types';
 import { encodeHeatMapCapture } from '../encode/sc/encode-heat-map-capture';
+import { encodeSegmentation, segmentationSourceOf, type EncodedSegmentation } from '../encode/seg/encode-segmentation';
 import { encodeStructuredReport } from '../encode/sr/encode-structured-report';
-import type { DeviceIdentity, EncodedObject, ObjectRef, ScSopClassSetting, SourceInstance, SrSopClassSetting } from '../encode/types';
+import { EncodeInputError, type DeviceIdentity, type EncodedObject, type ObjectRef, type ScSopClassSetting, type SourceInstance, type SrSopClassSetting } from '../encode/types';
+import type { Logger } from '../logging/logger';
 import type { Slice, Volume } from '../prepare/volume-types';
 import type { InstanceHeader, StoredInstance } from '../store/instance-types';
 
 export interface EncodedOutput extends EncodedObject {
-  kind: 'sr' | 'sc';
+  kind: 'sr' | 'sc' | 'seg';
   analysis?: string;
 }
 
 export interface EncodeResultsInput {
   studyHeader: InstanceHeader;
   results: AnalysisResult[];
+  /** The localiser's output (its CE-T1 volume and masks): encoded as a SEG when present. */
+  localisation?: LocalisationResult;
   volumes: Record<string, Volume>;
   instances: StoredInstance[];
   generation: number;
@@ -27,6 +33,41 @@ export interface EncodeResultsInput {
   srSopClass: SrSopClassSetting;
   scSopClass: ScSopClassSetting;
   contentDateTime: Date;
+  /** Told when the SEG cannot be encoded (the SR and heat maps go out without it). */
+  logger?: Logger;
+}
+
+const SEGMENTATION_STORAGE = '1.2.840.10008.5.1.4.1.1.66.4';
+/** Which earlier objects a new one of a kind replaces: SR (88.x) -> SR, SEG -> nothing it can name, SC -> SC. */
+function isKind(kind: 'sr' | 'sc', sopClassUid: string): boolean {
+  if (sopClassUid === SEGMENTATION_STORAGE) return false;
+  return kind === 'sr' ? /\.88\./.test(sopClassUid) : !/\.88\./.test(sopClassUid);
+}
+
+/** The localiser's SEG, or undefined (with a warning) when there is none to write. */
+function encodeLocalisationSeg(input: EncodeResultsInput, headers: Map<string, StoredInstance['header']>): EncodedSegmentation | undefined {
+  const loc = input.localisation;
+  const first = loc?.volume.slices[0];
+  if (!loc || !first) return undefined;
+  const sourceHeader = headers.get(first.image.sopInstanceUid);
+  if (!sourceHeader) {
+    input.logger?.warn('SEG not written: no stored header for the localised series', { sopInstanceUid: first.image.sopInstanceUid });
+    return undefined;
+  }
+  try {
+    return encodeSegmentation({
+      study: input.studyHeader,
+      localisation: segmentationSourceOf(loc),
+      sourceHeader,
+      generation: input.generation,
+      device: input.device,
+      contentDateTime: input.contentDateTime,
+    });
+  } catch (e) {
+    if (!(e instanceof EncodeInputError)) throw e;
+    input.logger?.warn('SEG not written', { error: e.message });
+    return undefined;
+  }
 }
 
 function findSlice(volumes: Record<string, Volume>, sopInstanceUid: string, frameNumber?: number): Slice | undefined {
@@ -39,7 +80,7 @@ function findSlice(volumes: Record<string, Volume>, sopInstanceUid: string, fram
 
 export async function encodeResults(input: EncodeResultsInput): Promise<EncodedOutput[]> {
   const headers = new Map(input.instances.map((i) => [i.sopInstanceUid, i.header] as const));
-  const predecessorsOf = (kind: 'sr' | 'sc') => (input.predecessors ?? []).filter((p) => (kind === 'sr' ? /\.88\./.test(p.sopClassUid) : !/\.88\./.test(p.sopClassUid)));
+  const predecessorsOf = (kind: 'sr' | 'sc') => (input.predecessors ?? []).filter((p) => isKind(kind, p.sopClassUid));
   const outputs: EncodedOutput[] = [];
   for (const result of input.results) {
     if (!result.assessable) continue;
@@ -73,6 +114,8 @@ export async function encodeResults(input: EncodeResultsInput): Promise<EncodedO
       }
     }
   }
+  const seg = encodeLocalisationSeg(input, headers);
+  if (seg) outputs.push({ buffer: seg.buffer, sopInstanceUid: seg.sopInstanceUid, seriesInstanceUid: seg.seriesInstanceUid, sopClassUid: seg.sopClassUid, kind: 'seg' });
   const sr = encodeStructuredReport({
     study: input.studyHeader,
     results: input.results,
@@ -81,7 +124,18 @@ export async function encodeResults(input: EncodeResultsInput): Promise<EncodedO
     predecessors: predecessorsOf('sr'),
     device: input.device,
     srSopClass: input.srSopClass,
-    heatMaps: outputs.map((o) => ({ sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid, sopClassUid: o.sopClassUid, analysis: o.analysis! })),
+    ...(seg && input.localisation
+      ? {
+          segmentation: {
+            sopClassUid: seg.sopClassUid,
+            sopInstanceUid: seg.sopInstanceUid,
+            seriesInstanceUid: seg.seriesInstanceUid,
+            sourceSeriesInstanceUid: input.localisation.volume.slices[0]!.image.seriesInstanceUid,
+            segments: seg.segments.map((x) => ({ segmentNumber: x.segmentNumber, region: x.region })),
+          },
+        }
+      : {}),
+    heatMaps: outputs.filter((o) => o.kind === 'sc').map((o) => ({ sopInstanceUid: o.sopInstanceUid, seriesInstanceUid: o.seriesInstanceUid, sopClassUid: o.sopClassUid, analysis: o.analysis! })),
     contentDateTime: input.contentDateTime,
   });
   outputs.push({ ...sr, kind: 'sr' });

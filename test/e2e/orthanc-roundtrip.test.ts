@@ -63,6 +63,7 @@ describe('end to end with Orthanc as the PACS', function () {
     const sc = ours.filter((x) => tag(x.tags, 'Modality') === 'OT');
     assert.equal(sr.length, 1, 'one SR in the PACS');
     assert.equal(sc.length, 4, 'one heat map per scored analysis in the PACS');
+    assert.equal(ours.filter((x) => tag(x.tags, 'Modality') === 'SEG').length, 1, 'the localiser\'s SEG in the PACS');
     const s = sr[0]!.tags;
     assert.equal(tag(s, 'SOPClassUID'), SopClass.Comprehensive3dSr);
     assert.equal(tag(s, 'StudyInstanceUID'), study.studyInstanceUid, 'the SR joins the MR study');

@@ -54,6 +54,8 @@ export const Dcm = {
   SourceImageForImageProcessingOperation: dcm('121322', 'Source image for image processing operation'),
   ProcessingEquipment: dcm('109102', 'Processing Equipment'),
   Comment: dcm('121106', 'Comment'),
+  ReferencedSegment: dcm('121191', 'Referenced Segment'),
+  SourceSeriesForSegmentation: dcm('121232', 'Source series for segmentation'),
 } as const;
 
 /** SNOMED CT. */
@@ -109,6 +111,7 @@ export const Npc = {
   ProgressionRiskProbability: npc('NPC-PROG-P', 'Probability of progression'),
   ProgressionRiskGroup: npc('NPC-PROG-GROUP', 'Progression risk group'),
   ReasonNotAssessable: npc('NPC-NA-REASON', 'Reason analysis not assessable'),
+  AnalysisSummary: npc('NPC-SUMMARY', 'Analysis result without an image region'),
   GtvVolume: npc('NPC-GTV-VOL', 'GTV volume (localiser)'),
   GtvlnVolume: npc('NPC-GTVLN-VOL', 'GTVln volume (localiser)'),
   GtvExtentAbove: npc('NPC-GTV-ABOVE', 'GTV extent above its largest slice'),

@@ -173,26 +173,41 @@ export type GraphicType = 'POINT' | 'MULTIPOINT' | 'POLYLINE' | 'CIRCLE' | 'ELLI
 
 /**
  * A SCOORD item (2-D image coordinates: column, row; (0,0) is the top-left corner of the top-left pixel)
- * with its SELECTED FROM image.
+ * with its SELECTED FROM image. `concept` may be omitted (TID 320's SCOORD under a NUM's INFERRED FROM has
+ * no concept name; PS3.3 C.17.3 requires one only for the value types that carry a value of their own).
  */
 export function scoordItem(
   relationship: RelationshipType,
-  concept: CodedConcept,
+  concept: CodedConcept | undefined,
   graphicType: GraphicType,
   points: [number, number][],
   selectedFrom: Pick<ImageRef, 'sopClassUid' | 'sopInstanceUid' | 'frameNumber'>,
 ): ContentItem {
   if (points.length === 0 || points.some(([x, y]) => !Number.isFinite(x) || !Number.isFinite(y))) {
-    throw new Error(`${concept.meaning}: SCOORD needs finite points`);
+    throw new Error(`${concept?.meaning ?? 'SCOORD'}: SCOORD needs finite points`);
   }
   if (graphicType === 'POLYLINE' && points.length < 2) throw new Error('POLYLINE needs at least 2 points');
+  const item: ContentItem = { RelationshipType: relationship, ValueType: 'SCOORD' };
+  if (concept) item.ConceptNameCodeSequence = [codeSequenceItem(concept)];
+  item.GraphicType = graphicType;
+  item.GraphicData = points.flat();
+  item.ContentSequence = [imageItem('SELECTED FROM', undefined, selectedFrom)];
+  return item;
+}
+
+/** An IMAGE item referencing one segment of a Segmentation (ReferencedSegmentNumber in its SOP reference). */
+export function segmentItem(
+  relationship: RelationshipType,
+  concept: CodedConcept,
+  segmentation: { sopClassUid: string; sopInstanceUid: string },
+  segmentNumber: number,
+): ContentItem {
+  if (!Number.isInteger(segmentNumber) || segmentNumber < 1) throw new Error(`${concept.meaning}: invalid segment number ${segmentNumber}`);
   return {
     RelationshipType: relationship,
-    ValueType: 'SCOORD',
+    ValueType: 'IMAGE',
     ConceptNameCodeSequence: [codeSequenceItem(concept)],
-    GraphicType: graphicType,
-    GraphicData: points.flat(),
-    ContentSequence: [imageItem('SELECTED FROM', undefined, selectedFrom)],
+    ReferencedSOPSequence: [{ ...referencedSopItem(segmentation), ReferencedSegmentNumber: segmentNumber }],
   };
 }
 

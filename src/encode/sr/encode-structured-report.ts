@@ -86,6 +86,7 @@ export function buildStructuredReportDataset(input: ReportInput): { dataset: Nat
     trackingUids,
     heatMaps: input.heatMaps ?? [],
     researchStatement: statement,
+    ...(input.segmentation ? { segmentation: input.segmentation } : {}),
   });
   const models = input.results.flatMap((r: AnalysisResult) => (r.assessable ? r.models : []));
   const heatMapRefs = (input.heatMaps ?? []).map((h) => ({ ...h, studyInstanceUid: h.studyInstanceUid ?? studyUid }));
@@ -110,7 +111,11 @@ export function buildStructuredReportDataset(input: ReportInput): { dataset: Nat
       instanceNumber: input.generation,
       contentDate: formatDicomDate(when),
       contentTime: formatDicomTime(when),
-      evidence: hierarchicalReferences(images),
+      // The SEG is evidence the report's groups reference (TID 1411 Referenced Segment), like the MR images.
+      evidence: hierarchicalReferences([
+        ...images,
+        ...(input.segmentation ? [{ ...input.segmentation, studyInstanceUid: studyUid }] : []),
+      ]),
       otherEvidence: hierarchicalReferences(heatMapRefs),
       predecessors: predecessorReferences(input.predecessors ?? [], studyUid),
     }),

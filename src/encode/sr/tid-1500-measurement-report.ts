@@ -1,15 +1,20 @@
 /**
  * TID 1500 Measurement Report (IHE AI Results): the content tree of the node's SR.
- * One measurement group per analysis: TID 1410 (planar ROI: a SCOORD around the tumour on the key slice, so
- * that viewers draw it) when a region is known, otherwise TID 1501. Not-assessable analyses get a group with
- * Finding "Undetermined" and the reason as TEXT. The research-use statement is a TEXT Comment under
- * Qualitative Evaluations.
+ * Every Measurement Group has a drawable region: one per assessed analysis with a region on its key slice, as
+ * TID 1411 (Volumetric ROI Measurements: Referenced Segment + Source series for segmentation) when the
+ * localiser's SEG is sent with it, else TID 1501; its first NUM is INFERRED FROM a closed POLYLINE SCOORD around
+ * the tumour on the key slice (TID 300 / TID 320), the shape the cornerstone adapters write and OHIF restores
+ * into its measurements panel. Not-assessable analyses (and assessed ones without a region) never become a
+ * group: they are stated under Qualitative Evaluations (CODE answer = Undetermined + TEXT reason), where no
+ * viewer looks for coordinates. See docs/sr-content.md.
  */
 import { ANALYSES } from '../../analyses/registry';
-import type { AnalysisResult, AssessedResult, ImageRef, NotAssessableResult } from '../../analyses/types';
+import type { AnalysisResult, AssessedResult, ImageRef } from '../../analyses/types';
 import { ANALYSIS_IDS, type AnalysisId } from '../../core/analysis-ids';
 import { LOCALISER_MEASURES, type LocaliserMeasure } from '../../infer/manifest';
-import type { DeviceIdentity, ObjectRef } from '../types';
+import type { DeviceIdentity, ObjectRef, SegmentationReference } from '../types';
+
+export type { SegmentationReference };
 import { Dcm, Language, Loinc, Npc, Sct, Ucum, Umls, type CodedConcept } from './codes';
 import {
   codeItem,
@@ -19,6 +24,7 @@ import {
   numItem,
   rectanglePolyline,
   scoordItem,
+  segmentItem,
   textItem,
   uidrefItem,
   type ContentItem,
@@ -30,6 +36,18 @@ export const TRACKING_IDENTIFIERS: Readonly<Record<AnalysisId, string>> = Object
   ANALYSIS_IDS.map((id) => [id, ANALYSES[id].report.trackingIdentifier]),
 ) as Record<AnalysisId, string>;
 
+/**
+ * Tracking Identifier prefix of the cornerstone3D adapters' rectangle tool: OHIF 3.13 restores a group into its
+ * measurements panel only when an adapter recognises its Tracking Identifier (`Cornerstone3DTools@^0.1.0:<Tool>`,
+ * matched by prefix, so the analysis's own identifier follows it).
+ */
+export const CORNERSTONE_RECTANGLE_TRACKING = 'Cornerstone3DTools@^0.1.0:RectangleROI';
+
+/** The Tracking Identifier (TEXT, 112039) written for an analysis's group. */
+export function trackingIdentifierText(analysis: AnalysisId): string {
+  return `${CORNERSTONE_RECTANGLE_TRACKING}:${TRACKING_IDENTIFIERS[analysis]}`;
+}
+
 export interface MeasurementReportContext {
   device: DeviceIdentity;
   /** Images for the Image Library, grouped by series in the order given. */
@@ -38,6 +56,8 @@ export interface MeasurementReportContext {
   trackingUids: Record<string, string>;
   heatMaps: (ObjectRef & { analysis: string })[];
   researchStatement: string;
+  /** The localiser's SEG, when one is sent with the report. */
+  segmentation?: SegmentationReference;
 }
 
 /** The whole content tree: the root CONTAINER (to be merged into the dataset's top level). */
@@ -48,13 +68,19 @@ export function buildMeasurementReport(results: AnalysisResult[], ctx: Measureme
     ...deviceObserverItems(ctx.device),
     codeItem('HAS CONCEPT MOD', Dcm.ProcedureReported, Loinc.MriUnspecifiedBodyRegion),
     imageLibrary(ctx.libraryImages),
-    containerItem(
-      'CONTAINS',
-      Dcm.ImagingMeasurements,
-      results.map((r) => measurementGroup(r, ctx)),
-    ),
-    containerItem('CONTAINS', Umls.QualitativeEvaluations, [textItem('CONTAINS', Dcm.Comment, ctx.researchStatement)]),
   ];
+  const groups = results.flatMap((r) => {
+    const g = measurementGroup(r, ctx);
+    return g ? [g] : [];
+  });
+  // TID 1500: Imaging Measurements only when it has a group (a container without one is what some viewers choke on).
+  if (groups.length > 0) children.push(containerItem('CONTAINS', Dcm.ImagingMeasurements, groups));
+  children.push(
+    containerItem('CONTAINS', Umls.QualitativeEvaluations, [
+      ...results.flatMap((r) => (measurementGroup(r, ctx) ? [] : studyLevelStatement(r))),
+      textItem('CONTAINS', Dcm.Comment, ctx.researchStatement),
+    ]),
+  );
   return containerItem(undefined, Dcm.ImagingMeasurementReport, children, { templateId: '1500' });
 }
 
@@ -193,42 +219,97 @@ const SR_RESULT_ITEMS: Record<AnalysisId, (result: AssessedResult) => ResultItem
 /** The SR analyses this encoder can write (for the registry test: one per analysis, no orphan). */
 export const SR_ENCODED_ANALYSES: readonly AnalysisId[] = Object.keys(SR_RESULT_ITEMS) as AnalysisId[];
 
-/** One analysis as a measurement group (TID 1410 when a region is known, else TID 1501). */
-export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportContext): ContentItem {
+/** The region an assessed analysis's group draws: the first key image with a region (the largest-tumour slice). */
+function regionOf(result: AnalysisResult): { image: ImageRef; region: NonNullable<AssessedResult['keyImages'][number]['region']> } | undefined {
+  if (!result.assessable) return undefined;
+  const k = result.keyImages.find((x) => x.region);
+  return k?.region ? { image: k.image, region: k.region } : undefined;
+}
+
+/**
+ * The label OHIF shows for a restored measurement (TEXT Comment, 121106): the analysis, its first NUM's value and
+ * its answer, number first (OHIF's panel cuts the label after two lines).
+ */
+function groupLabel(result: AssessedResult, firstNum: ContentItem | undefined): string {
+  const measured = firstNum?.MeasuredValueSequence as { NumericValue: string }[] | undefined;
+  const value = measured?.[0] ? `${Number(measured[0].NumericValue).toFixed(2)} ` : '';
+  return `${TRACKING_IDENTIFIERS[result.analysis]}: ${value}(${result.valueText})`;
+}
+
+/**
+ * One assessed analysis with a region as a measurement group (TID 1411 when the SEG is known, else TID 1501);
+ * undefined when the analysis has no region to draw (not assessable, or no key image region): such results are
+ * study-level statements (see studyLevelStatement), never a coordinate-less group.
+ */
+export function measurementGroup(result: AnalysisResult, ctx: MeasurementReportContext): ContentItem | undefined {
   const trackingUid = ctx.trackingUids[result.analysis];
   if (!trackingUid) throw new Error(`no tracking UID for ${result.analysis}`);
+  const roi = regionOf(result);
+  if (!result.assessable || !roi) return undefined;
   const tracking = [
-    textItem('HAS OBS CONTEXT', Dcm.TrackingIdentifier, TRACKING_IDENTIFIERS[result.analysis]),
+    textItem('HAS OBS CONTEXT', Dcm.TrackingIdentifier, trackingIdentifierText(result.analysis)),
     uidrefItem('HAS OBS CONTEXT', Dcm.TrackingUniqueIdentifier, trackingUid),
   ];
-  if (!result.assessable) return notAssessableGroup(result, tracking);
-
-  const regions = result.keyImages.filter((k) => k.region);
-  const withoutRegion = result.keyImages.filter((k) => !k.region);
   const { measurements, evaluations } = SR_RESULT_ITEMS[result.analysis](result);
+  // TID 300 row "INFERRED FROM" (TID 320): the answer is inferred from the tumour region on the key slice. The
+  // cornerstone adapters read the SCOORD from the group's first NUM, so it hangs there (and only there).
+  const scoord = scoordItem('INFERRED FROM', undefined, 'POLYLINE', rectanglePolyline(roi.region), roi.image);
+  const [first, ...rest] = measurements;
+  const nums = first ? [{ ...first, ContentSequence: [...((first.ContentSequence as ContentItem[] | undefined) ?? []), scoord] }, ...rest] : [];
+  const gtv = ctx.segmentation?.segments.find((x) => x.region === 'gtv');
+  const segmentRows =
+    ctx.segmentation && gtv
+      ? [
+          segmentItem('CONTAINS', Dcm.ReferencedSegment, ctx.segmentation, gtv.segmentNumber),
+          uidrefItem('CONTAINS', Dcm.SourceSeriesForSegmentation, ctx.segmentation.sourceSeriesInstanceUid),
+        ]
+      : [];
   const children: ContentItem[] = [
     ...tracking,
     codeItem('CONTAINS', Dcm.Finding, Sct.Tumor),
+    ...segmentRows,
     codeItem('HAS CONCEPT MOD', Sct.FindingSite, Sct.Nasopharynx),
     ...algorithmIdentificationItems(result),
-    // TID 1410 allows one Image Region: the first key image with a region (the largest-tumour slice).
-    ...regions.slice(0, 1).map((k) => scoordItem('CONTAINS', Dcm.ImageRegion, 'POLYLINE', rectanglePolyline(k.region!), k.image)),
+    ...nums,
+    ...measurementItems(result),
+    ...evaluations,
     ...ctx.heatMaps
       .filter((h) => h.analysis === result.analysis)
       .map((h) => imageItem('CONTAINS', Dcm.VisualExplanation, { sopClassUid: h.sopClassUid, sopInstanceUid: h.sopInstanceUid })),
-    ...measurements,
-    ...measurementItems(result),
-    ...evaluations,
-    ...[...regions.slice(1), ...withoutRegion].map((k) => imageItem('CONTAINS', Dcm.SourceOfMeasurement, k.image)),
+    ...result.keyImages.filter((k) => k.image.sopInstanceUid !== roi.image.sopInstanceUid || k.image.frameNumber !== roi.image.frameNumber).map((k) => imageItem('CONTAINS', Dcm.SourceOfMeasurement, k.image)),
+    textItem('CONTAINS', Dcm.Comment, groupLabel(result, nums[0])),
   ];
   return containerItem('CONTAINS', Dcm.MeasurementGroup, children);
 }
 
-function notAssessableGroup(result: NotAssessableResult, tracking: ContentItem[]): ContentItem {
-  return containerItem('CONTAINS', Dcm.MeasurementGroup, [
-    ...tracking,
-    codeItem('CONTAINS', Dcm.Finding, Sct.Undetermined),
-    codeItem('HAS CONCEPT MOD', Sct.FindingSite, Sct.Nasopharynx),
-    textItem('CONTAINS', Npc.ReasonNotAssessable, `${result.title}: not assessable: ${result.reason}`),
-  ]);
+/** The concept that carries each analysis's answer (its CODE row), for study-level statements. */
+const ANSWER_CONCEPTS: Record<AnalysisId, CodedConcept> = {
+  stage: Npc.PredictedAjccStageGroup,
+  dmfs: Npc.DmfsRiskGroup,
+  msom: Npc.MsomRiskGroup,
+  progression: Npc.ProgressionRiskGroup,
+  residual: Npc.RecommendedTreatment,
+};
+
+/**
+ * An analysis without a region as Qualitative Evaluations rows (TID 1500 row 12: CODE/TEXT, no coordinates):
+ * not assessable -> CODE <answer concept> = Undetermined + TEXT reason; assessed without a region -> its CODE
+ * answer + TEXT summary with the numbers.
+ */
+export function studyLevelStatement(result: AnalysisResult): ContentItem[] {
+  if (!result.assessable) {
+    return [
+      codeItem('CONTAINS', ANSWER_CONCEPTS[result.analysis], Sct.Undetermined),
+      textItem('CONTAINS', Npc.ReasonNotAssessable, `${result.title}: not assessable: ${result.reason}`),
+    ];
+  }
+  const { measurements, evaluations } = SR_RESULT_ITEMS[result.analysis](result);
+  const numbers = [...measurements, ...measurementItems(result)].map((n) => {
+    const meaning = (n.ConceptNameCodeSequence as { CodeMeaning: string }[])[0]!.CodeMeaning;
+    return `${meaning} ${(n.MeasuredValueSequence as { NumericValue: string }[])[0]!.NumericValue}`;
+  });
+  return [
+    ...evaluations.filter((e) => e.ValueType === 'CODE'),
+    textItem('CONTAINS', Npc.AnalysisSummary, `${result.title}: ${result.valueText} (${numbers.join('; ')})`),
+  ];
 }

@@ -28,8 +28,9 @@ const children = (i: Item, m: string): Item[] => (i.ContentSequence ?? []).filte
 function groups(ds: NaturalDataset): Item[] {
   return children(child(ds as Item, 'Imaging Measurements')!, 'Measurement Group');
 }
+/** Tracking Identifiers follow the cornerstone adapters' rectangle tool, then the analysis's own identifier. */
 function group(ds: NaturalDataset, tracking: string): Item {
-  const g = groups(ds).find((g) => child(g, 'Tracking Identifier')?.TextValue === tracking);
+  const g = groups(ds).find((g) => child(g, 'Tracking Identifier')?.TextValue === `Cornerstone3DTools@^0.1.0:RectangleROI:${tracking}`);
   assert.ok(g, `no group ${tracking}`);
   return g;
 }
@@ -64,9 +65,9 @@ describe('encodeStructuredReport', () => {
     assert.equal(dataset.VerificationFlag, 'UNVERIFIED');
   });
 
-  it('has one measurement group per analysis, with the stage code, probabilities and risk groups', () => {
+  it('has one measurement group per assessed analysis, with the stage code, probabilities and risk groups', () => {
     const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
-    assert.equal(groups(dataset).length, 5);
+    assert.equal(groups(dataset).length, 4, 'four assessed analyses; progression is not assessable');
     const stage = group(dataset, 'AJCC stage');
     const code = child(stage, 'Predicted AJCC stage group')!.ConceptCodeSequence as { CodeMeaning: string }[];
     assert.equal(code[0]!.CodeMeaning, 'AJCC stage IVa');
@@ -108,28 +109,100 @@ describe('encodeStructuredReport', () => {
     assert.match(String(child(residual, 'Recommendation rationale')!.TextValue), /after CCRT\) = 0\.83, after IC\+CCRT = 0\.41/);
   });
 
-  it('states a not-assessable analysis with its reason', () => {
+  it('states a not-assessable analysis under Qualitative Evaluations with its reason, never as a measurement group', () => {
     const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
-    const progression = group(dataset, 'Progression risk');
-    assert.equal((child(progression, 'Finding')!.ConceptCodeSequence as { CodeMeaning: string }[])[0]!.CodeMeaning, 'Undetermined');
-    assert.match(String(child(progression, 'Reason analysis not assessable')!.TextValue), /no post-treatment MR study/);
-    assert.equal(child(progression, 'Image Region'), undefined);
+    assert.equal(groups(dataset).find((g) => String(child(g, 'Tracking Identifier')?.TextValue).endsWith('Progression risk')), undefined);
+    const qualitative = child(dataset as Item, 'Qualitative Evaluations')!;
+    const answer = child(qualitative, 'Progression risk group')!;
+    assert.equal(answer.ValueType, 'CODE');
+    assert.equal((answer.ConceptCodeSequence as { CodeValue: string; CodeMeaning: string }[])[0]!.CodeMeaning, 'Undetermined');
+    assert.match(String(child(qualitative, 'Reason analysis not assessable')!.TextValue), /no post-treatment MR study/);
+    assert.ok(!JSON.stringify(qualitative).includes('SCOORD'), 'no coordinates where viewers do not expect them');
   });
 
-  it('draws the tumour region as a SCOORD on the key slice and lists every referenced image as evidence', () => {
+  it('never writes a coordinate-less measurement group: each has a SCOORD on an image of the library', () => {
+    const results = analysisResults();
+    const noRegion = results.map((r) => (r.assessable && r.analysis === 'msom' ? { ...r, keyImages: r.keyImages.map((k) => ({ image: k.image })) } : r));
+    for (const variant of [results, noRegion]) {
+      const { dataset } = readPart10(encodeStructuredReport(input({ results: variant })).buffer);
+      const library = JSON.stringify(child(dataset as Item, 'Image Library'));
+      for (const g of groups(dataset)) {
+        const scoords = (g.ContentSequence ?? []).flatMap((i) => [i, ...(i.ContentSequence ?? [])]).filter((i) => i.ValueType === 'SCOORD');
+        assert.ok(scoords.length >= 1, `group ${child(g, 'Tracking Identifier')?.TextValue} has a SCOORD`);
+        for (const sc of scoords) {
+          const ref = ((sc.ContentSequence![0]! as NaturalDataset).ReferencedSOPSequence as NaturalDataset[])[0]!;
+          assert.ok(library.includes(String(ref.ReferencedSOPInstanceUID)), 'the SCOORD is on an image of the Image Library');
+        }
+      }
+    }
+    // The analysis without a region is stated at study level with its numbers, not as a group.
+    const { dataset } = readPart10(encodeStructuredReport(input({ results: noRegion })).buffer);
+    assert.equal(groups(dataset).length, 3);
+    const qualitative = child(dataset as Item, 'Qualitative Evaluations')!;
+    assert.equal((child(qualitative, 'MSOM risk group')!.ConceptCodeSequence as { CodeMeaning: string }[])[0]!.CodeMeaning, 'Low risk');
+    assert.match(String(child(qualitative, 'Analysis result without an image region')!.TextValue), /MSOM risk score 0\.\d+/);
+  });
+
+  it('with no analysis assessable, writes no Imaging Measurements container at all', () => {
+    const results = analysisResults().filter((r) => !r.assessable);
+    assert.ok(results.length >= 1);
+    const { dataset } = readPart10(encodeStructuredReport(input({ results })).buffer);
+    assert.equal(child(dataset as Item, 'Imaging Measurements'), undefined);
+    assert.ok(child(child(dataset as Item, 'Qualitative Evaluations')!, 'Reason analysis not assessable'));
+  });
+
+  it('draws the tumour region in the shape OHIF restores: first NUM INFERRED FROM a closed POLYLINE on the key slice', () => {
     const { dataset } = readPart10(encodeStructuredReport(input()).buffer);
-    const scoord = child(group(dataset, 'AJCC stage'), 'Image Region')!;
-    assert.equal(scoord.ValueType, 'SCOORD');
+    const stage = group(dataset, 'AJCC stage');
+    assert.equal(child(stage, 'Image Region'), undefined, 'no group-level SCOORD (the adapters read the first NUM)');
+    const firstNum = stage.ContentSequence!.find((i) => i.ValueType === 'NUM')!;
+    assert.equal(meaning(firstNum), 'Probability of predicted stage');
+    const scoord = firstNum.ContentSequence!.find((i) => i.ValueType === 'SCOORD')!;
+    assert.equal(scoord.RelationshipType, 'INFERRED FROM');
+    assert.equal(scoord.ConceptNameCodeSequence, undefined, 'TID 320 SCOORD: no concept name');
     assert.equal(scoord.GraphicType, 'POLYLINE');
     const data = scoord.GraphicData as number[];
+    assert.equal(data.length, 10, 'five points (closed rectangle), what the RectangleROI adapter takes');
     assert.deepEqual(data.slice(0, 2), data.slice(8, 10));
     const selected = scoord.ContentSequence![0]! as NaturalDataset;
+    assert.equal(selected.RelationshipType, 'SELECTED FROM');
     assert.equal((selected.ReferencedSOPSequence as NaturalDataset[])[0]!.ReferencedSOPInstanceUID, KEY_CE_T1.sopInstanceUid);
+    // The label OHIF shows (Comment) names the analysis and its answer.
+    assert.match(String(child(stage, 'Comment')!.TextValue), /^AJCC stage: 0\.87 \(.+\)$/);
     const evidence = dataset.CurrentRequestedProcedureEvidenceSequence as NaturalDataset[];
     const listed = evidence.flatMap((s) => (s.ReferencedSeriesSequence as NaturalDataset[]).flatMap((se) => (se.ReferencedSOPSequence as NaturalDataset[]).map((r) => r.ReferencedSOPInstanceUID)));
     for (const s of sourceInstances()) assert.ok(listed.includes(s.image.sopInstanceUid));
     const library = child(dataset as Item, 'Image Library')!;
     assert.equal(children(library, 'Image Library Group').flatMap((g) => (g.ContentSequence ?? []).filter((i) => i.ValueType === 'IMAGE')).length, listed.length);
+  });
+
+  it('with the SEG, makes each group a TID 1411 volumetric ROI: Referenced Segment (GTV) and its source series, SEG in the evidence', () => {
+    const segmentation = {
+      sopClassUid: '1.2.840.10008.5.1.4.1.1.66.4',
+      sopInstanceUid: '2.25.4242',
+      seriesInstanceUid: '2.25.4243',
+      sourceSeriesInstanceUid: KEY_CE_T1.seriesInstanceUid,
+      segments: [
+        { segmentNumber: 1, region: 'gtv' as const },
+        { segmentNumber: 2, region: 'gtvln' as const },
+      ],
+    };
+    const { dataset } = readPart10(encodeStructuredReport(input({ segmentation })).buffer);
+    for (const g of groups(dataset)) {
+      const seg = child(g, 'Referenced Segment')!;
+      assert.equal(seg.ValueType, 'IMAGE');
+      assert.equal(seg.RelationshipType, 'CONTAINS');
+      const ref = (seg.ReferencedSOPSequence as NaturalDataset[])[0]!;
+      assert.equal(ref.ReferencedSOPClassUID, segmentation.sopClassUid);
+      assert.equal(ref.ReferencedSOPInstanceUID, '2.25.4242');
+      assert.equal(ref.ReferencedSegmentNumber, 1);
+      assert.equal(child(g, 'Source series for segmentation')!.UID, KEY_CE_T1.seriesInstanceUid);
+    }
+    const evidence = JSON.stringify(dataset.CurrentRequestedProcedureEvidenceSequence);
+    assert.ok(evidence.includes('2.25.4242') && evidence.includes('2.25.4243'));
+    // Without the SEG the groups are TID 1501: no segment rows.
+    const plain = readPart10(encodeStructuredReport(input()).buffer).dataset;
+    assert.equal(child(group(plain, 'AJCC stage'), 'Referenced Segment'), undefined);
   });
 
   it('names the device observer, the contributing equipment with model Device UIDs, and the research-use statement', () => {
