@@ -36,6 +36,9 @@ import { createMetrics } from './admin/metrics';
 import { WorkerPool } from './prepare';
 import { AnalysisWorker } from './pipeline/analysis-worker';
 import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
+import { PriorRetrieval, type CurrentStudy, type PriorSource } from './priors';
+import type { Destination } from './core/destination-schemas';
+import type { JobCreatedEvent } from './assemble/study-assembler';
 
 export interface NodeHandle {
   config: Config;
@@ -55,6 +58,8 @@ export interface NodeHandle {
   outbox: Outbox;
   /** Runs analysis jobs: select, prepare, infer, encode, enqueue delivery. */
   analysisWorker: AnalysisWorker;
+  /** Fetches a completed study's prior (the patient's other MR study) from the AE title's priors sources. */
+  priors: PriorRetrieval;
   logger: Logger;
   adminToken: string;
   httpPort: number;
@@ -105,12 +110,27 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   const requeued = jobs.requeueInterrupted('analysis');
   if (requeued.length) logger.warn('analysis jobs interrupted by a restart were re-queued', { jobIds: requeued });
   const defaultCompletion = CompletionSchema.parse({});
+  // The priors stage: a completed study's other MR study from the PACS (docs/prior-retrieval.md).
+  const priors = new PriorRetrieval({
+    store: instances,
+    resolveSource: (name) => priorSourceOf(settings.destinations.get(name)),
+    limits: () => ({
+      responseTimeoutSeconds: config.delivery.responseTimeoutSeconds,
+      maxAttempts: config.delivery.maxAttempts,
+      initialBackoffSeconds: config.delivery.initialBackoffSeconds,
+      maxBackoffSeconds: config.delivery.maxBackoffSeconds,
+    }),
+    logger: logger.child({ component: 'priors' }),
+  });
+  opened.add('prior retrieval', () => priors.stop());
   const assembler = new StudyAssembler({
     db,
     recordDb: instances.indexConnection,
     jobs,
     resolveRoles: ruleBasedRoleResolver(config.selection.rules),
     completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
+    isPriorStudy: (uid) => priors.isPriorStudy(uid),
+    analysePriors: (ae) => settings.aeTitles.get(ae)?.priors.analyse === true,
     logger: logger.child({ component: 'assemble' }),
   });
   // The assembler listens before the receivers start, so no stored instance goes unseen.
@@ -132,7 +152,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
   const pool = new WorkerPool();
   opened.add('worker pool', () => pool.close());
-  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool });
+  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool, priors });
   const analysisWorker = new AnalysisWorker({
     config,
     jobs,
@@ -145,6 +165,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     priorStudies,
     logger: logger.child({ component: 'analysis' }),
   });
+  // As soon as a study completes, its prior is fetched in parallel with its analysis (which waits for it).
+  assembler.on('job-created', (e: JobCreatedEvent) => startPriorRetrieval(e, { settings, instances, priors, logger }));
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
@@ -154,7 +176,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   };
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ db, studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations() });
+  const metrics = createMetrics({ db, studies: assembler.studies, instances, jobs, models, priors, openAssociations: () => openAssociations() });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {
@@ -230,6 +252,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     clinical,
     outbox,
     analysisWorker,
+    priors,
     logger,
     adminToken: token,
     httpPort,
@@ -244,6 +267,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       server.closeIdleConnections();
       await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
       server.closeAllConnections();
+      priors.stop();
       // An analysis in flight gets up to 15 s, sends up to 10 s; what is left is re-queued at the next start.
       await analysisWorker.stop(15_000);
       await outbox.stop(10_000);
@@ -255,6 +279,48 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       db.close();
     },
   };
+}
+
+/** A destination as a priors source (DIMSE: C-FIND + C-MOVE/C-GET; DICOMweb: QIDO-RS + WADO-RS). */
+function priorSourceOf(d: Destination | undefined): PriorSource | undefined {
+  if (!d || !d.enabled) return undefined;
+  if (d.type === 'dimse') {
+    return { type: 'dimse', name: d.name, aeTitle: d.aeTitle, host: d.host, port: d.port, retrieve: d.retrieve, ...(d.callingAeTitle ? { callingAeTitle: d.callingAeTitle } : {}) };
+  }
+  return { type: 'dicomweb', name: d.name, url: d.url, ...(d.authorization ? { authorization: d.authorization } : {}) };
+}
+
+/**
+ * Starts the retrieval of a completed study's prior when its local AE title names priors sources, from the
+ * study's first instance header. The analysis runs meanwhile; its progression analysis waits for the outcome.
+ */
+function startPriorRetrieval(
+  e: JobCreatedEvent,
+  deps: { settings: SettingsRepository; instances: InstanceStore; priors: PriorRetrieval; logger: Logger },
+): void {
+  try {
+    const ae = e.study.calledAeTitle;
+    const cfg = deps.settings.aeTitles.get(ae)?.priors;
+    if (!cfg?.from.length) return;
+    const all = deps.instances.listStudyInstances(e.study.studyInstanceUid);
+    const h = (all.find((i) => i.calledAeTitle === ae) ?? all[0])?.header;
+    if (!h) return;
+    const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+    const patientId = str(h.PatientID);
+    if (!patientId) return;
+    const current: CurrentStudy = {
+      StudyInstanceUID: e.study.studyInstanceUid,
+      PatientID: patientId,
+      calledAeTitle: ae,
+      ...(str(h.IssuerOfPatientID) ? { IssuerOfPatientID: str(h.IssuerOfPatientID)! } : {}),
+      ...(str(h.PatientBirthDate) ? { PatientBirthDate: str(h.PatientBirthDate)! } : {}),
+      ...(str(h.PatientSex) ? { PatientSex: str(h.PatientSex)! } : {}),
+      ...(str(h.StudyDate) ? { StudyDate: str(h.StudyDate)! } : {}),
+    };
+    void deps.priors.start(current, { from: cfg.from, lookbackDays: cfg.lookbackDays }, { deadlineMs: cfg.deadlineSeconds * 1000 });
+  } catch (err) {
+    deps.logger.error('prior retrieval could not be started', { studyInstanceUid: e.study.studyInstanceUid, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /** What startup has opened so far, closed again (newest first) when a later startup step fails. */

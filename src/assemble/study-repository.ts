@@ -26,6 +26,8 @@ export interface StudyRecord extends StudyKey {
   completionReason: CompletionReason | null;
   /** 0 for the first analysis; +1 each time late instances reopen a complete study. */
   generation: number;
+  /** Fetched from a PACS as another study's prior (src/priors): completes without an analysis job of its own. */
+  prior: boolean;
 }
 
 export interface StudySummary extends StudyRecord {
@@ -63,6 +65,7 @@ interface StudyRow {
   completed_at: string | null;
   completion_reason: string | null;
   generation: number;
+  prior?: number;
   series_count?: number;
   instance_count?: number;
 }
@@ -99,6 +102,7 @@ export class StudyRepository {
     reopen: Statement;
     bumpGeneration: Statement;
     markComplete: Statement;
+    markPrior: Statement;
     keysOfPatient: Statement;
     otherStudiesOfPatient: Statement;
     countByState: Statement;
@@ -136,9 +140,10 @@ export class StudyRepository {
       count,
       insertReceiving: db.prepare(
         `INSERT INTO studies (study_instance_uid, called_ae_title, calling_ae_title, patient_id, state,
-                              first_received_at, last_received_at, generation)
-         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?)`,
+                              first_received_at, last_received_at, generation, prior)
+         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?, ?)`,
       ),
+      markPrior: db.prepare('UPDATE studies SET prior = 1 WHERE study_instance_uid = ? AND called_ae_title = ? AND prior = 0'),
       touch: db.prepare(
         `UPDATE studies SET last_received_at = CASE WHEN last_received_at < @at THEN @at ELSE last_received_at END,
                             patient_id = coalesce(patient_id, @patientId)
@@ -227,8 +232,13 @@ export class StudyRepository {
     return rows.map((r) => ({ studyInstanceUid: r.uid, studyDate: r.date === null ? null : String(r.date) }));
   }
 
-  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason'>): void {
-    this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
+  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason' | 'prior'> & { prior?: boolean }): void {
+    this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation, rec.prior ? 1 : 0);
+  }
+
+  /** Marks a study reception as a prior fetched from a PACS (it then completes without an analysis job). */
+  markPrior(key: StudyKey): boolean {
+    return this.stmt.markPrior.run(key.studyInstanceUid, key.calledAeTitle).changes > 0;
   }
 
   /** Moves last_received_at forward (never back); fills patient_id when it was unknown. */
@@ -329,5 +339,6 @@ function toRecord(r: StudyRow): StudyRecord {
     completedAt: r.completed_at,
     completionReason: r.completion_reason as CompletionReason | null,
     generation: r.generation,
+    prior: r.prior === 1,
   };
 }

@@ -27,6 +27,11 @@ export const DimseDestinationSchema = z.strictObject({
   port: z.number().int().min(1).max(65535),
   /** Our calling AE title for this destination (defaults to the local AE that received the study). */
   callingAeTitle: AeTitleSchema.optional(),
+  /**
+   * How a prior study is fetched from this PACS when it is a priors source: 'c-move' (the PACS sends it to
+   * the node's own AE title, so it must know the node) or 'c-get' (on the same association).
+   */
+  retrieve: z.enum(['c-move', 'c-get']).default('c-move'),
 });
 export type DimseDestination = z.infer<typeof DimseDestinationSchema>;
 

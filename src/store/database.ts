@@ -113,6 +113,15 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX studies_patient ON studies(patient_id);
     `,
   },
+  {
+    id: 31,
+    name: 'studies-prior',
+    sql: `
+      -- 1 when the study reception was fetched from a PACS as another study's prior (src/priors): it starts
+      -- no analysis of its own. Persisted so that a restart in the middle of a C-MOVE does not analyse it.
+      ALTER TABLE studies ADD COLUMN prior INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */
