@@ -8,6 +8,7 @@
  * with the same name), a prior of another patient (same PatientID, other birth date), the PACS down.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { data as dcmjsData } from 'dcmjs';
@@ -180,6 +181,29 @@ describe('prior retrieval wired into the node: progression with the prior from O
     }
   });
 
+  /** The post study's files with some attributes replaced and new Study/Series/SOP Instance UIDs. */
+  async function rewrittenPost(tag: string, replace: Record<string, { vr: string; Value: unknown[] }>): Promise<{ files: string[]; studyUid: string }> {
+    const dir = path.join(work.dir, tag);
+    mkdirSync(dir, { recursive: true });
+    const uid = (u: string) => `2.25.${BigInt(`0x${createHash('sha256').update(`${tag}|${u}`).digest('hex').slice(0, 30)}`).toString()}`;
+    const files: string[] = [];
+    let studyUid = '';
+    for (const f of await patient.files({ study: 'post' })) {
+      const buf = readFileSync(f);
+      const dict = dcmjsData.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
+      const ds = dict.dict as Record<string, { vr: string; Value: unknown[] }>;
+      const meta = dict.meta as Record<string, { vr: string; Value: unknown[] }>;
+      for (const t of ['0020000D', '0020000E', '00080018']) ds[t] = { vr: 'UI', Value: [uid(String(ds[t]!.Value[0]))] };
+      meta['00020003'] = { vr: 'UI', Value: [ds['00080018']!.Value[0]] };
+      Object.assign(ds, replace);
+      studyUid = String(ds['0020000D']!.Value[0]);
+      const out = path.join(dir, path.basename(f));
+      writeFileSync(out, Buffer.from(dict.write()));
+      files.push(out);
+    }
+    return { files, studyUid };
+  }
+
   it('failure paths end "not assessable" with the reason: no prior (another patient, same name), another patient\'s prior, the PACS down', async () => {
     const dead = await freePort();
     const n = await start(
@@ -188,42 +212,27 @@ describe('prior retrieval wired into the node: progression with the prior from O
         { name: 'down', type: 'dimse', aeTitle: 'ORTHANC', host: '127.0.0.1', port: dead },
       ],
       [
-        { aeTitle: 'NPCAI', completion, priors: { from: ['pacs'], deadlineSeconds: 120 } },
+        // storescu's studies complete by the force timer here (not by quiet time as Orthanc's do), so keep it short.
+        { aeTitle: 'NPCAI', completion: { quietSeconds: 1, forceCompleteSeconds: 8 }, priors: { from: ['pacs'], deadlineSeconds: 120 } },
         { aeTitle: 'NPCDOWN', completion, priors: { from: ['down'], deadlineSeconds: 120 } },
       ],
     );
-    // 1. Another patient with the same name (Orthanc's copy of the post study under another PatientID):
-    //    the PACS has no other study of that patient, so the namesake's prior is not used.
-    const lookup = (await (await orthancRest(orthanc, '/tools/lookup', { method: 'POST', body: post.uid })).json()) as { ID: string; Type: string }[];
-    const modified = (await (
-      await orthancRest(orthanc, `/studies/${lookup.find((l) => l.Type === 'Study')!.ID}/modify`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ Replace: { PatientID: `${patient.patientId}-B` }, Force: true }),
-      })
-    ).json()) as { ID: string };
-    const namesakeUid = (await orthancGetTags(orthanc, (await orthancRest(orthanc, `/studies/${modified.ID}/instances`).then((r) => r.json()) as { ID: string }[])[0]!.ID)).StudyInstanceUID as string;
-    await orthancSendStudy(orthanc, { aeTitle: 'NPCAI', host: '127.0.0.1', port: n.dimsePort }, namesakeUid);
-    const none = progressionOf(await analysisDone(n, namesakeUid, 'analysis of the namesake\'s study'));
+    // The PACS knows the node (C-FIND from NPCAI).
+    await orthancRest(orthanc, '/modalities/peer-npcai', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ AET: 'NPCAI', Host: '127.0.0.1', Port: n.dimsePort }) });
+    // 1. Another patient with the same name (the post study under another PatientID and new UIDs): the
+    //    PACS has no other study of that patient, so the namesake's prior is never used.
+    const namesake = await rewrittenPost('namesake', { '00100020': { vr: 'LO', Value: [`${patient.patientId}-B`] } });
+    const sentNamesake = await storescu(n.dimsePort, namesake.files, { aet: 'ORTHANC', aec: 'NPCAI' });
+    assert.equal(sentNamesake.code, 0, sentNamesake.output);
+    const none = progressionOf(await analysisDone(n, namesake.studyUid, 'analysis of the namesake\'s study'));
     assert.equal(none.assessable, false);
     assert.match(none.reason!, /no other MR study of this patient/, none.reason);
-    await orthancRest(orthanc, `/studies/${modified.ID}`, { method: 'DELETE' });
 
-    // 2. A prior of another patient: the same PatientID with another birth date (sent to the node directly).
-    const otherDir = path.join(work.dir, 'other-birth-date');
-    mkdirSync(otherDir, { recursive: true });
-    const files: string[] = [];
-    for (const f of await patient.files({ study: 'post' })) {
-      const buf = readFileSync(f);
-      const dict = dcmjsData.DicomMessage.readFile(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer);
-      dict.dict['00100030'] = { vr: 'DA', Value: ['19000101'] };
-      const out = path.join(otherDir, path.basename(f));
-      writeFileSync(out, Buffer.from(dict.write()));
-      files.push(out);
-    }
-    const sent = await storescu(n.dimsePort, files, { aet: 'ORTHANC', aec: 'NPCAI' });
+    // 2. A prior of another patient: the same PatientID with another birth date.
+    const other = await rewrittenPost('other-birth-date', { '00100030': { vr: 'DA', Value: ['19000101'] } });
+    const sent = await storescu(n.dimsePort, other.files, { aet: 'ORTHANC', aec: 'NPCAI' });
     assert.equal(sent.code, 0, sent.output);
-    const mismatch = progressionOf(await analysisDone(n, post.uid, 'analysis of the study with another birth date'));
+    const mismatch = progressionOf(await analysisDone(n, other.studyUid, 'analysis of the study with another birth date'));
     assert.equal(mismatch.assessable, false);
     assert.match(mismatch.reason!, /another patient/, mismatch.reason);
     assert.equal(n.instances.listStudyInstances(pre.uid).length, 0, 'the other patient\'s study was not fetched');
