@@ -71,12 +71,13 @@ describe('prior retrieval wired into the node: progression with the prior from O
     work?.cleanup();
   });
 
-  async function start(destinations: unknown[], localAeTitles: unknown[]): Promise<TestNode> {
+  async function start(destinations: unknown[], localAeTitles: Record<string, unknown>[]): Promise<TestNode> {
     node = await startTestNode({
       models: { dir: FIXTURE_MODELS },
       sources: [{ aeTitle: 'ORTHANC', host: '127.0.0.1' }],
       destinations,
-      localAeTitles,
+      // Only the progression analysis (the one that needs the prior): keeps the test short.
+      localAeTitles: localAeTitles.map((a) => ({ analyses: ['progression'], ...a })),
       delivery: { maxAttempts: 2, initialBackoffSeconds: 0.2, maxBackoffSeconds: 1, responseTimeoutSeconds: 20 },
     });
     return node;
