@@ -166,7 +166,12 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     logger: logger.child({ component: 'analysis' }),
   });
   // As soon as a study completes, its prior is fetched in parallel with its analysis (which waits for it).
-  assembler.on('job-created', (e: JobCreatedEvent) => startPriorRetrieval(e, { settings, instances, priors, logger }));
+  const priorDeps = { settings, instances, priors, logger };
+  assembler.on('job-created', (e: JobCreatedEvent) => startPriorRetrieval(e.study, priorDeps));
+  // Analyses queued before a restart fetch their priors again (the retrieval state lives in memory).
+  for (const j of jobs.list({ kind: 'analysis', state: 'queued', limit: 1000 })) {
+    if (j.calledAeTitle) startPriorRetrieval({ studyInstanceUid: j.studyInstanceUid, calledAeTitle: j.calledAeTitle }, priorDeps);
+  }
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
@@ -295,21 +300,21 @@ function priorSourceOf(d: Destination | undefined): PriorSource | undefined {
  * study's first instance header. The analysis runs meanwhile; its progression analysis waits for the outcome.
  */
 function startPriorRetrieval(
-  e: JobCreatedEvent,
+  study: { studyInstanceUid: string; calledAeTitle: string },
   deps: { settings: SettingsRepository; instances: InstanceStore; priors: PriorRetrieval; logger: Logger },
 ): void {
   try {
-    const ae = e.study.calledAeTitle;
+    const ae = study.calledAeTitle;
     const cfg = deps.settings.aeTitles.get(ae)?.priors;
     if (!cfg?.from.length) return;
-    const all = deps.instances.listStudyInstances(e.study.studyInstanceUid);
+    const all = deps.instances.listStudyInstances(study.studyInstanceUid);
     const h = (all.find((i) => i.calledAeTitle === ae) ?? all[0])?.header;
     if (!h) return;
     const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
     const patientId = str(h.PatientID);
     if (!patientId) return;
     const current: CurrentStudy = {
-      StudyInstanceUID: e.study.studyInstanceUid,
+      StudyInstanceUID: study.studyInstanceUid,
       PatientID: patientId,
       calledAeTitle: ae,
       ...(str(h.IssuerOfPatientID) ? { IssuerOfPatientID: str(h.IssuerOfPatientID)! } : {}),
@@ -319,7 +324,7 @@ function startPriorRetrieval(
     };
     void deps.priors.start(current, { from: cfg.from, lookbackDays: cfg.lookbackDays }, { deadlineMs: cfg.deadlineSeconds * 1000 });
   } catch (err) {
-    deps.logger.error('prior retrieval could not be started', { studyInstanceUid: e.study.studyInstanceUid, error: err instanceof Error ? err.message : String(err) });
+    deps.logger.error('prior retrieval could not be started', { studyInstanceUid: study.studyInstanceUid, error: err instanceof Error ? err.message : String(err) });
   }
 }
 
