@@ -53,6 +53,9 @@ import { WorkerPool } from './prepare';
 import { AnalysisWorker } from './pipeline/analysis-worker';
 import { StorePriorStudyProvider } from './pipeline/prior-study-from-store';
 import { errorMessage } from './util/error-message';
+import { PriorRetrieval, type CurrentStudy, type PriorSource } from './priors';
+import type { Destination } from './core/destination-schemas';
+import type { JobCreatedEvent } from './assemble/study-assembler';
 
 export interface NodeHandle {
   config: Config;
@@ -72,6 +75,8 @@ export interface NodeHandle {
   outbox: Outbox;
   /** Runs analysis jobs: select, prepare, infer, encode, enqueue delivery. */
   analysisWorker: AnalysisWorker;
+  /** Fetches a completed study's prior (the patient's other MR study) from the AE title's priors sources. */
+  priors: PriorRetrieval;
   logger: Logger;
   /** The audit trail; other parts record through audit.record(type, fields), e.g. 'retention-purge'. */
   audit: AuditLog;
@@ -152,12 +157,27 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   const requeued = jobs.requeueInterrupted('analysis');
   if (requeued.length) logger.warn('analysis jobs interrupted by a restart were re-queued', { jobIds: requeued });
   const defaultCompletion = CompletionSchema.parse({});
+  // The priors stage: a completed study's other MR study from the PACS (docs/prior-retrieval.md).
+  const priors = new PriorRetrieval({
+    store: instances,
+    resolveSource: (name) => priorSourceOf(settings.destinations.get(name)),
+    limits: () => ({
+      responseTimeoutSeconds: config.delivery.responseTimeoutSeconds,
+      maxAttempts: config.delivery.maxAttempts,
+      initialBackoffSeconds: config.delivery.initialBackoffSeconds,
+      maxBackoffSeconds: config.delivery.maxBackoffSeconds,
+    }),
+    logger: logger.child({ component: 'priors' }),
+  });
+  opened.add('prior retrieval', () => priors.stop());
   const assembler = new StudyAssembler({
     db,
     recordDb: instances.indexConnection,
     jobs,
     resolveRoles: ruleBasedRoleResolver(config.selection.rules),
     completionFor: (ae) => settings.aeTitles.get(ae)?.completion ?? defaultCompletion,
+    isPriorStudy: (uid) => priors.isPriorStudy(uid),
+    analysePriors: (ae) => settings.aeTitles.get(ae)?.priors.analyse === true,
     logger: logger.child({ component: 'assemble' }),
   });
   // The assembler listens before the receivers start, so no stored instance goes unseen.
@@ -194,7 +214,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   // Decoding and preparation run in worker threads, so the listeners stay responsive during an analysis.
   const pool = new WorkerPool();
   opened.add('worker pool', () => pool.close());
-  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool });
+  const priorStudies = new StorePriorStudyProvider({ studies: assembler.studies, store: instances, rules: config.selection.rules, pool, priors });
   const analysisWorker = new AnalysisWorker({
     config,
     jobs,
@@ -207,6 +227,13 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     priorStudies,
     logger: logger.child({ component: 'analysis' }),
   });
+  // As soon as a study completes, its prior is fetched in parallel with its analysis (which waits for it).
+  const priorDeps = { settings, instances, priors, logger };
+  assembler.on('job-created', (e: JobCreatedEvent) => startPriorRetrieval(e.study, priorDeps));
+  // Analyses queued before a restart fetch their priors again (the retrieval state lives in memory).
+  for (const j of jobs.list({ kind: 'analysis', state: 'queued', limit: 1000 })) {
+    if (j.calledAeTitle) startPriorRetrieval({ studyInstanceUid: j.studyInstanceUid, calledAeTitle: j.calledAeTitle }, priorDeps);
+  }
   assembler.on('job-created', () => analysisWorker.kick());
   /** Re-analysis on demand after new clinical covariates: every complete study of the patient. */
   const reanalysePatient = (patientId: string) => {
@@ -232,7 +259,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
   opened.add('retention audit', () => void retention.off('purged', auditPurge));
 
   let openAssociations = () => 0;
-  const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, openAssociations: () => openAssociations(), retention });
+  const metrics = createMetrics({ studies: assembler.studies, instances, jobs, models, priors, openAssociations: () => openAssociations(), retention });
 
   const health = Router();
   health.get('/healthz', (_req, res) => {
@@ -336,6 +363,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     clinical,
     outbox,
     analysisWorker,
+    priors,
     logger,
     audit,
     tokens,
@@ -356,6 +384,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       server.closeIdleConnections();
       await Promise.race([httpClosed, new Promise((r) => setTimeout(r, 10000).unref())]);
       server.closeAllConnections();
+      priors.stop();
       // An analysis in flight gets up to 15 s, sends up to 10 s; what is left is re-queued at the next start.
       await analysisWorker.stop(15_000);
       await outbox.stop(10_000);
@@ -369,6 +398,48 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
       db.close();
     },
   };
+}
+
+/** A destination as a priors source (DIMSE: C-FIND + C-MOVE/C-GET; DICOMweb: QIDO-RS + WADO-RS). */
+function priorSourceOf(d: Destination | undefined): PriorSource | undefined {
+  if (!d || !d.enabled) return undefined;
+  if (d.type === 'dimse') {
+    return { type: 'dimse', name: d.name, aeTitle: d.aeTitle, host: d.host, port: d.port, retrieve: d.retrieve ?? 'c-move', ...(d.callingAeTitle ? { callingAeTitle: d.callingAeTitle } : {}) };
+  }
+  return { type: 'dicomweb', name: d.name, url: d.url, ...(d.authorization ? { authorization: d.authorization } : {}) };
+}
+
+/**
+ * Starts the retrieval of a completed study's prior when its local AE title names priors sources, from the
+ * study's first instance header. The analysis runs meanwhile; its progression analysis waits for the outcome.
+ */
+function startPriorRetrieval(
+  study: { studyInstanceUid: string; calledAeTitle: string },
+  deps: { settings: SettingsRepository; instances: InstanceStore; priors: PriorRetrieval; logger: Logger },
+): void {
+  try {
+    const ae = study.calledAeTitle;
+    const cfg = deps.settings.aeTitles.get(ae)?.priors;
+    if (!cfg?.from.length) return;
+    const all = deps.instances.listStudyInstances(study.studyInstanceUid);
+    const h = (all.find((i) => i.calledAeTitle === ae) ?? all[0])?.header;
+    if (!h) return;
+    const str = (v: unknown) => (typeof v === 'string' && v.trim() !== '' ? v.trim() : undefined);
+    const patientId = str(h.PatientID);
+    if (!patientId) return;
+    const current: CurrentStudy = {
+      StudyInstanceUID: study.studyInstanceUid,
+      PatientID: patientId,
+      calledAeTitle: ae,
+      ...(str(h.IssuerOfPatientID) ? { IssuerOfPatientID: str(h.IssuerOfPatientID)! } : {}),
+      ...(str(h.PatientBirthDate) ? { PatientBirthDate: str(h.PatientBirthDate)! } : {}),
+      ...(str(h.PatientSex) ? { PatientSex: str(h.PatientSex)! } : {}),
+      ...(str(h.StudyDate) ? { StudyDate: str(h.StudyDate)! } : {}),
+    };
+    void deps.priors.start(current, { from: cfg.from, lookbackDays: cfg.lookbackDays }, { deadlineMs: cfg.deadlineSeconds * 1000 });
+  } catch (err) {
+    deps.logger.error('prior retrieval could not be started', { studyInstanceUid: study.studyInstanceUid, error: err instanceof Error ? err.message : String(err) });
+  }
 }
 
 /** What startup has opened so far, closed again (newest first) when a later startup step fails. */

@@ -10,6 +10,7 @@ import type { JobStore } from '../jobs/job-store';
 import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
 import type { FreeSpaceStatus, PurgedEvent } from './retention';
+import type { PriorFinishedEvent, PriorQueryEvent, PriorRetrieval } from '../priors';
 
 export interface MetricsSources {
   studies: Pick<StudyRepository, 'countByState'>;
@@ -22,6 +23,8 @@ export interface MetricsSources {
     lastFreeSpace: FreeSpaceStatus | null;
     on(event: 'purged', fn: (e: PurgedEvent) => void): unknown;
   };
+  /** Prior-study retrieval from the PACS ('query' and 'finished' events). */
+  priors?: Pick<PriorRetrieval, 'on'>;
 }
 
 export function createMetrics(src: MetricsSources): { registry: client.Registry; router: Router } {
@@ -110,6 +113,37 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
       freed.inc(e.bytes);
     });
   }
+  const priorQueries = new client.Counter({
+    name: 'npcai_prior_queries_total',
+    help: 'Prior-study queries to a PACS (C-FIND, QIDO-RS), each attempt, by source type and result',
+    labelNames: ['source_type', 'result'] as const,
+    registers: [registry],
+  });
+  const priorRetrievals = new client.Counter({
+    name: 'npcai_prior_retrievals_total',
+    help: 'Prior-study retrievals finished, by result (ok or the not-assessable reason) and method',
+    labelNames: ['result', 'method'] as const,
+    registers: [registry],
+  });
+  const priorInstances = new client.Counter({
+    name: 'npcai_prior_instances_retrieved_total',
+    help: 'Instances of prior studies brought into the store, by method',
+    labelNames: ['method'] as const,
+    registers: [registry],
+  });
+  const priorSeconds = new client.Histogram({
+    name: 'npcai_prior_retrieval_seconds',
+    help: 'Time from the start of a prior-study retrieval to its outcome',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600],
+    registers: [registry],
+  });
+  src.priors?.on('query', (e: PriorQueryEvent) => priorQueries.inc({ source_type: e.sourceType, result: e.result }));
+  src.priors?.on('finished', (e: PriorFinishedEvent) => {
+    const method = e.outcome.ok ? e.outcome.study.method : 'none';
+    priorRetrievals.inc({ result: e.outcome.ok ? 'ok' : e.outcome.reason, method });
+    if (e.outcome.ok && method !== 'already-stored') priorInstances.inc({ method }, e.outcome.study.sopInstanceUids.length);
+    priorSeconds.observe(e.durationMs / 1000);
+  });
   const router = Router();
   router.get('/metrics', async (_req, res) => {
     res.setHeader('Content-Type', registry.contentType);

@@ -59,12 +59,18 @@ export interface OtherStudy {
   source: 'store' | 'pacs';
 }
 
+/** Why the other study is not available (read after "not assessable: "), e.g. the PACS was unreachable. */
+export interface OtherStudyUnavailable {
+  unavailable: string;
+}
+
 /**
  * Finds a patient's other (earlier or later) MR study for the progression analysis. Implementations: the
- * node's own store; later a PACS through C-FIND/C-MOVE. Returns undefined when none.
+ * node's own store, and the store plus a PACS (src/pipeline/prior-study-from-store.ts with the priors
+ * stage). Returns undefined when there is none, or the reason it could not be had.
  */
 export interface PriorStudyProvider {
-  findOtherStudy(query: { patientId: string; studyInstanceUid: string; studyDate?: string }): Promise<OtherStudy | undefined>;
+  findOtherStudy(query: { patientId: string; studyInstanceUid: string; studyDate?: string }): Promise<OtherStudy | OtherStudyUnavailable | undefined>;
 }
 
 export type { Region };

@@ -44,6 +44,7 @@ export async function analyseProgression(
   }
   const other = await ctx.priorStudies.findOtherStudy({ patientId: ctx.patientId, studyInstanceUid: ctx.studyInstanceUid, ...(ctx.studyDate ? { studyDate: ctx.studyDate } : {}) });
   if (!other) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, 'no other MR study of this patient was found (pre- and post-treatment MR are both needed)');
+  if ('unavailable' in other) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, other.unavailable);
   const order = orderStudies(ctx.studyDate, other.studyDate);
   if (!order) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, 'cannot tell which study is pre-treatment: study dates missing or equal');
   if (!loc.ok) return notAssessable(progressionAnalysis, ctx.studyInstanceUid, loc.reason);
@@ -75,6 +76,7 @@ export async function analyseProgression(
         `other study ${other.studyInstanceUid} from the ${other.source === 'store' ? "node's store" : 'PACS'}`,
       ],
       timings: { localisationMs: loc.result.timingMs + otherLoc.result.timingMs, totalMs: performance.now() - started },
+      priorStudy: { studyInstanceUid: other.studyInstanceUid, ...(other.studyDate ? { studyDate: other.studyDate } : {}), source: other.source },
     });
   });
 }

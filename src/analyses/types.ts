@@ -46,6 +46,15 @@ export interface SliceScore {
 
 export type AnalysisResult = AssessedResult | NotAssessableResult;
 
+/** The other study an analysis combined with this one, and where it came from. */
+export interface PriorStudyRef {
+  studyInstanceUid: string;
+  /** DICOM DA (YYYYMMDD). */
+  studyDate?: string;
+  /** 'store': it was in the node's store; 'pacs': fetched from a PACS for this analysis. */
+  source: 'store' | 'pacs';
+}
+
 interface ResultCommon {
   analysis: AnalysisId;
   /** Human title, e.g. "AJCC stage III vs IVa". */
@@ -89,5 +98,7 @@ export interface AssessedResult extends ResultCommon {
   components?: Record<string, number>;
   /** Plain-language notes for the report, e.g. "image only: N stage, EBV-DNA not known". */
   notes?: string[];
+  /** The patient's other study the result used (progression: the pre- or post-treatment study). */
+  priorStudy?: PriorStudyRef;
   timings: Record<string, number>;
 }

@@ -60,6 +60,15 @@ export interface StudyAssemblerOptions {
    * Decisions and jobs always use `db`. Default: `db`.
    */
   recordDb?: Db;
+  /**
+   * True when a study is being fetched from a PACS as another study's prior (the priors stage, wired in by
+   * node.ts: the assembler does not know it). C-MOVE arrivals come unflagged through the DIMSE listener, so
+   * this is asked for each new study reception; 'stored' events with `prior: true` (C-GET, WADO-RS) count too.
+   * A prior completes without an analysis job of its own (so without deliveries) unless `analysePriors`.
+   */
+  isPriorStudy?: (studyInstanceUid: string, calledAeTitle: string) => boolean;
+  /** Whether priors fetched for this local AE title are analysed like any other study (default: no). */
+  analysePriors?: (calledAeTitle: string) => boolean;
 }
 
 export interface JobCreatedEvent {
@@ -247,6 +256,7 @@ export class StudyAssembler extends EventEmitter {
     const key: StudyKey = { studyInstanceUid: i.studyInstanceUid, calledAeTitle: i.calledAeTitle };
     const nowIso = new Date(this.clock.now()).toISOString();
     const patientId = typeof i.header?.PatientID === 'string' && i.header.PatientID !== '' ? i.header.PatientID : null;
+    const prior = ev.prior === true || this.isPrior(key);
     const studies = this.recordStudies;
     let arrival: 'create' | 'reopen' | undefined;
     const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
@@ -263,9 +273,11 @@ export class StudyAssembler extends EventEmitter {
           firstReceivedAt: nowIso,
           lastReceivedAt: nowIso,
           generation: 0,
+          prior,
         });
         return true;
       }
+      if (prior && !study.prior) studies.markPrior(key);
       if (action === 'touch') {
         studies.touch(key, nowIso, patientId);
         return true;
@@ -345,6 +357,14 @@ export class StudyAssembler extends EventEmitter {
   private complete(study: StudyRecord, reason: CompletionReason, roles: Map<string, string>, missingRoles: string[]): void {
     const key = keyOf(study);
     const at = new Date(this.clock.now()).toISOString();
+    if (study.prior && !this.opts.analysePriors?.(key.calledAeTitle)) {
+      // A prior fetched for another study's progression analysis: complete, no job, no deliveries.
+      if (this.studies.markComplete(key, study.generation, at, reason)) {
+        this.logger?.info('prior study complete (fetched for another study; no analysis of its own)', { studyInstanceUid: key.studyInstanceUid, calledAeTitle: key.calledAeTitle, reason });
+        this.emitSafely('prior-complete', { study: this.studies.get(key)!, reason });
+      }
+      return;
+    }
     const outcome = this.opts.db.transaction(() => {
       const current = this.studies.get(key);
       if (!current || current.state !== 'receiving' || current.generation !== study.generation) return undefined;
@@ -437,6 +457,16 @@ export class StudyAssembler extends EventEmitter {
       }
     }
   }
+
+  private isPrior(key: StudyKey): boolean {
+    try {
+      return this.opts.isPriorStudy?.(key.studyInstanceUid, key.calledAeTitle) === true;
+    } catch (err) {
+      this.logger?.error('prior-study predicate failed', { studyInstanceUid: key.studyInstanceUid, error: String((err as Error)?.message ?? err) });
+      return false;
+    }
+  }
+
 
   private rolesOf(key: StudyKey, cfg: CompletionConfig): { roles: Map<string, string>; missingRoles: string[] } {
     let roles: Map<string, string>;

@@ -30,6 +30,8 @@ export interface StudyRecord extends StudyKey {
   purgedAt: string | null;
   /** When retention purged the study's result files (null: kept, or none written). */
   resultsPurgedAt: string | null;
+  /** Fetched from a PACS as another study's prior (src/priors): completes without an analysis job of its own. */
+  prior: boolean;
 }
 
 export interface StudySummary extends StudyRecord {
@@ -69,6 +71,7 @@ interface StudyRow {
   generation: number;
   purged_at?: string | null;
   results_purged_at?: string | null;
+  prior?: number;
   series_count?: number;
   instance_count?: number;
 }
@@ -127,6 +130,7 @@ export class StudyRepository {
     reopen: Statement;
     bumpGeneration: Statement;
     markComplete: Statement;
+    markPrior: Statement;
     keysOfPatient: Statement;
     otherStudiesOfPatient: Statement;
     countByState: Statement;
@@ -169,9 +173,10 @@ export class StudyRepository {
       count,
       insertReceiving: db.prepare(
         `INSERT INTO studies (study_instance_uid, called_ae_title, calling_ae_title, patient_id, state,
-                              first_received_at, last_received_at, generation)
-         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?)`,
+                              first_received_at, last_received_at, generation, prior)
+         VALUES (?, ?, ?, ?, 'receiving', ?, ?, ?, ?)`,
       ),
+      markPrior: db.prepare('UPDATE studies SET prior = 1 WHERE study_instance_uid = ? AND called_ae_title = ? AND prior = 0'),
       touch: db.prepare(
         `UPDATE studies SET last_received_at = CASE WHEN last_received_at < @at THEN @at ELSE last_received_at END,
                             patient_id = coalesce(patient_id, @patientId)
@@ -271,8 +276,13 @@ export class StudyRepository {
     return rows.map((r) => ({ studyInstanceUid: r.uid, studyDate: r.date === null ? null : String(r.date) }));
   }
 
-  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason' | 'purgedAt' | 'resultsPurgedAt'>): void {
-    this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
+  insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason' | 'purgedAt' | 'resultsPurgedAt' | 'prior'> & { prior?: boolean }): void {
+    this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation, rec.prior ? 1 : 0);
+  }
+
+  /** Marks a study reception as a prior fetched from a PACS (it then completes without an analysis job). */
+  markPrior(key: StudyKey): boolean {
+    return this.stmt.markPrior.run(key.studyInstanceUid, key.calledAeTitle).changes > 0;
   }
 
   /** Moves last_received_at forward (never back); fills patient_id when it was unknown. */
@@ -448,5 +458,6 @@ function toRecord(r: StudyRow): StudyRecord {
     generation: r.generation,
     purgedAt: r.purged_at ?? null,
     resultsPurgedAt: r.results_purged_at ?? null,
+    prior: r.prior === 1,
   };
 }

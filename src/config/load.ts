@@ -138,6 +138,11 @@ function crossCheck(c: Config): ConfigIssue[] {
       if (!dests.has(d)) issues.push({ severity: 'error', path: `localAeTitles.${i}.destinations.${j}`, message: `unknown destination ${JSON.stringify(d)}` });
     }),
   );
+  c.localAeTitles.forEach((a, i) =>
+    a.priors.from.forEach((d, j) => {
+      if (!dests.has(d)) issues.push({ severity: 'error', path: `localAeTitles.${i}.priors.from.${j}`, message: `unknown destination ${JSON.stringify(d)} (a priors source must be a destination)` });
+    }),
+  );
   c.dimse.transferSyntaxes.forEach((ts, i) => {
     if (ts === '1.2.840.10008.1.2.1.99')
       issues.push({ severity: 'error', path: `dimse.transferSyntaxes.${i}`, message: 'deflated explicit VR little endian is not supported' });

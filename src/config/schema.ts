@@ -26,6 +26,22 @@ export const AnalysisIdSchema = z.enum(ANALYSIS_IDS);
 export type { AnalysisId };
 export const ALL_ANALYSES: readonly AnalysisId[] = ANALYSIS_IDS;
 
+/**
+ * Where to fetch the patient's other MR study from for the progression analysis (src/priors,
+ * docs/prior-retrieval.md): destination names, asked in order.
+ */
+export const PriorsSettingsSchema = z.strictObject({
+  /** Destination names (DIMSE: C-FIND + C-MOVE/C-GET; DICOMweb: QIDO-RS + WADO-RS), asked in order. */
+  from: z.array(z.string().min(1)).default([]),
+  /** How many days before (or after) the study the other study may lie. */
+  lookbackDays: z.number().int().min(1).max(36500).default(1825),
+  /** Seconds the retrieval may take; the progression analysis waits for it up to then. */
+  deadlineSeconds: z.number().int().min(1).max(86400).default(600),
+  /** Analyse a retrieved prior (and deliver its results) like any other study; by default it only serves as the prior. */
+  analyse: z.boolean().default(false),
+});
+export type PriorsSettings = z.infer<typeof PriorsSettingsSchema>;
+
 export const LocalAeTitleSchema = z.strictObject({
   aeTitle,
   description: z.string().max(256).optional(),
@@ -34,6 +50,7 @@ export const LocalAeTitleSchema = z.strictObject({
   replyToSender: z.boolean().default(false),
   completion: CompletionSchema.default(CompletionSchema.parse({})),
   analyses: z.array(AnalysisIdSchema).default([...AnalysisIdSchema.options]),
+  priors: PriorsSettingsSchema.default(PriorsSettingsSchema.parse({})),
 });
 export type LocalAeTitle = z.infer<typeof LocalAeTitleSchema>;
 

@@ -41,6 +41,11 @@ export const DimseDestinationSchema = z.strictObject({
   callingAeTitle: AeTitleSchema.optional(),
   /** Reach the destination over DICOM TLS. */
   tls: DimseClientTlsSchema.optional(),
+  /**
+   * How a prior study is fetched from this PACS when it is a priors source: 'c-move' (the PACS sends it to
+   * the node's own AE title, so it must know the node) or 'c-get' (on the same association). Unset: 'c-move'.
+   */
+  retrieve: z.enum(['c-move', 'c-get']).optional(),
 });
 export type DimseDestination = z.infer<typeof DimseDestinationSchema>;
 

@@ -66,6 +66,8 @@ export interface StartOptions {
 
 interface Running {
   promise: Promise<PriorOutcome>;
+  /** Epoch ms at which the retrieval is aborted. */
+  deadlineAt: number;
   controller: AbortController;
   outcome?: PriorOutcome;
 }
@@ -97,10 +99,10 @@ export class PriorRetrieval extends EventEmitter {
     if (existing && !existing.outcome) return existing.promise;
     const controller = new AbortController();
     const deadlineMs = opts.deadlineMs ?? 600_000;
+    const t0 = Date.now();
     const timer = setTimeout(() => controller.abort(new Error('deadline')), deadlineMs);
     timer.unref();
-    const t0 = Date.now();
-    const entry: Running = { controller, promise: Promise.resolve(undefined as never) };
+    const entry: Running = { controller, deadlineAt: t0 + deadlineMs, promise: Promise.resolve(undefined as never) };
     entry.promise = this.run(current, cfg, controller.signal, deadlineMs)
       .catch((e): PriorOutcome => priorFailure('retrieval-failed', `the prior study could not be fetched (internal error: ${errorText(e)})`))
       .then((outcome) => {
@@ -144,6 +146,24 @@ export class PriorRetrieval extends EventEmitter {
   /** True when the study was (or is being) fetched as another study's prior: it starts no analysis itself. */
   isPriorStudy(studyInstanceUid: string): boolean {
     return this.priors.has(studyInstanceUid);
+  }
+
+  /** True while `priorStudyInstanceUid` is being fetched (its instances may be in the store only in part). */
+  isRetrieving(priorStudyInstanceUid: string): boolean {
+    const current = this.priors.get(priorStudyInstanceUid);
+    const r = current === undefined ? undefined : this.running.get(current);
+    return !!r && !r.outcome;
+  }
+
+  /** Milliseconds left until the deadline of `studyInstanceUid`'s retrieval (0 when none runs). */
+  remainingMs(studyInstanceUid: string): number {
+    const r = this.running.get(studyInstanceUid);
+    return r && !r.outcome ? Math.max(0, r.deadlineAt - Date.now()) : 0;
+  }
+
+  /** True when a retrieval was started for `studyInstanceUid` (whenReady then waits for its outcome). */
+  hasRetrieval(studyInstanceUid: string): boolean {
+    return this.running.has(studyInstanceUid);
   }
 
   /** Aborts every retrieval in progress (node stopping). */

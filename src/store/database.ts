@@ -146,6 +146,15 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE studies ADD COLUMN results_purged_at TEXT;
     `,
   },
+  {
+    id: 31,
+    name: 'studies-prior',
+    sql: `
+      -- 1 when the study reception was fetched from a PACS as another study's prior (src/priors): it starts
+      -- no analysis of its own. Persisted so that a restart in the middle of a C-MOVE does not analyse it.
+      ALTER TABLE studies ADD COLUMN prior INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** Mode of the data directory: it holds patient data, so only the node's user may enter it. */

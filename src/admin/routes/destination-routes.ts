@@ -39,7 +39,7 @@ export function destinationRoutes(settings: SettingsRepository, opts: Destinatio
   });
   r.delete('/api/v1/destinations/:name', (req, res) => {
     const d = find(settings, req.params.name);
-    const users = settings.aeTitles.list().filter((a) => a.destinations.includes(d.name)).map((a) => a.aeTitle);
+    const users = settings.aeTitles.list().filter((a) => a.destinations.includes(d.name) || a.priors.from.includes(d.name)).map((a) => a.aeTitle);
     if (users.length) throw conflict(`destination ${d.name} is used by local AE title(s) ${users.join(', ')}; remove it there first`);
     settings.destinations.delete(d.name);
     res.status(204).end();

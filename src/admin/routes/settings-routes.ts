@@ -14,6 +14,7 @@ export function settingsRoutes(settings: SettingsRepository): Router {
     const v = LocalAeTitleSchema.parse(req.body);
     if (settings.aeTitles.get(v.aeTitle)) throw conflict(`AE title ${v.aeTitle} exists; use PUT to change it`);
     checkDestinations(settings, v.destinations);
+    checkDestinations(settings, v.priors.from, 'priors.from');
     res.status(201).json(settings.aeTitles.put(v));
   });
   r.get('/api/v1/ae-titles/:aeTitle', (req, res) => {
@@ -25,6 +26,7 @@ export function settingsRoutes(settings: SettingsRepository): Router {
     const v = LocalAeTitleSchema.parse({ ...req.body, aeTitle: req.body?.aeTitle ?? req.params.aeTitle });
     if (v.aeTitle !== req.params.aeTitle) throw badRequest('aeTitle in the body differs from the path');
     checkDestinations(settings, v.destinations);
+    checkDestinations(settings, v.priors.from, 'priors.from');
     const existed = !!settings.aeTitles.get(v.aeTitle);
     res.status(existed ? 200 : 201).json(settings.aeTitles.put(v));
   });
@@ -61,7 +63,7 @@ export function settingsRoutes(settings: SettingsRepository): Router {
   return r;
 }
 
-function checkDestinations(settings: SettingsRepository, names: string[]): void {
+function checkDestinations(settings: SettingsRepository, names: string[], field?: string): void {
   const missing = names.filter((n) => !settings.destinations.get(n));
-  if (missing.length) throw new HttpError(400, `unknown destination(s): ${missing.join(', ')}`);
+  if (missing.length) throw new HttpError(400, `${field ? `${field}: ` : ''}unknown destination(s): ${missing.join(', ')}`);
 }

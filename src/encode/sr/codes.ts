@@ -112,6 +112,8 @@ export const Npc = {
   ProgressionRiskGroup: npc('NPC-PROG-GROUP', 'Progression risk group'),
   ReasonNotAssessable: npc('NPC-NA-REASON', 'Reason analysis not assessable'),
   AnalysisSummary: npc('NPC-SUMMARY', 'Analysis result without an image region'),
+  PriorStudyInstanceUid: npc('NPC-PRIOR-UID', 'Other study used: Study Instance UID'),
+  PriorStudyDate: npc('NPC-PRIOR-DATE', 'Other study used: study date'),
   GtvVolume: npc('NPC-GTV-VOL', 'GTV volume (localiser)'),
   GtvlnVolume: npc('NPC-GTVLN-VOL', 'GTVln volume (localiser)'),
   GtvExtentAbove: npc('NPC-GTV-ABOVE', 'GTV extent above its largest slice'),

@@ -181,6 +181,17 @@ export function measurementItems(result: AssessedResult): ContentItem[] {
   return items;
 }
 
+/**
+ * The patient's other study the result used (progression: pre- or post-treatment), as a UIDREF and, when
+ * known, its date as TEXT (YYYY-MM-DD): separate items, so a reader finds which study was paired.
+ */
+export function priorStudyItems(result: AssessedResult): ContentItem[] {
+  const p = result.priorStudy;
+  if (!p) return [];
+  const date = p.studyDate && /^\d{8}$/.test(p.studyDate) ? `${p.studyDate.slice(0, 4)}-${p.studyDate.slice(4, 6)}-${p.studyDate.slice(6, 8)}` : p.studyDate;
+  return [uidrefItem('CONTAINS', Npc.PriorStudyInstanceUid, p.studyInstanceUid), ...(date ? [textItem('CONTAINS', Npc.PriorStudyDate, date)] : [])];
+}
+
 type ResultItems = { measurements: ContentItem[]; evaluations: ContentItem[] };
 
 /**
@@ -202,7 +213,7 @@ const SR_RESULT_ITEMS: Record<AnalysisId, (result: AssessedResult) => ResultItem
   }),
   progression: (result) => ({
     measurements: [numItem('CONTAINS', Npc.ProgressionRiskProbability, result.probability, Ucum.NoUnits)],
-    evaluations: [codeItem('CONTAINS', Npc.ProgressionRiskGroup, riskGroupConcept(result.group, result))],
+    evaluations: [codeItem('CONTAINS', Npc.ProgressionRiskGroup, riskGroupConcept(result.group, result)), ...priorStudyItems(result)],
   }),
   residual: (result) => ({
     measurements: [

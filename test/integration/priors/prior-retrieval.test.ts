@@ -107,7 +107,7 @@ describe('prior retrieval from Orthanc (C-FIND/C-MOVE/C-GET, QIDO-RS/WADO-RS)', 
     const node: TestNode = await startTestNode({
       models: { dir: FIXTURE_MODELS },
       sources: [{ aeTitle: 'ORTHANC', host: '127.0.0.1' }],
-      // The prior must not complete into an analysis during the test (the assembler hook is wired later).
+      // The test drives PriorRetrieval itself; nothing completes during it.
       localAeTitles: [{ aeTitle: 'NPCAI', completion: { quietSeconds: 3600, forceCompleteSeconds: 7200 } }],
     });
     cleanups.push(() => node.cleanup());

@@ -24,12 +24,20 @@ interface Rig {
   assembler: StudyAssembler;
   created: JobCreatedEvent[];
   /** Indexes and announces one series; the clock moves 100 ms per instance. */
-  send(kind: Parameters<typeof indexSeries>[1]['kind'], seriesNumber: number, opts?: { count?: number; calledAeTitle?: string; study?: string }): void;
+  send(kind: Parameters<typeof indexSeries>[1]['kind'], seriesNumber: number, opts?: { count?: number; calledAeTitle?: string; study?: string; prior?: boolean }): void;
   restart(opts?: { downMs?: number; restartGraceSeconds?: number }): void;
   cleanup(): void;
 }
 
-function rig(opts: { completion?: Partial<CompletionConfig> | Record<string, Partial<CompletionConfig>>; restartGraceSeconds?: number; resolver?: SeriesRoleResolver } = {}): Rig {
+function rig(
+  opts: {
+    completion?: Partial<CompletionConfig> | Record<string, Partial<CompletionConfig>>;
+    restartGraceSeconds?: number;
+    resolver?: SeriesRoleResolver;
+    isPriorStudy?: (uid: string) => boolean;
+    analysePriors?: boolean;
+  } = {},
+): Rig {
   const t = tempDir('npcai-assemble-');
   const clock = new FakeClock();
   let db = openDatabase(t.dir);
@@ -46,6 +54,8 @@ function rig(opts: { completion?: Partial<CompletionConfig> | Record<string, Par
       completionFor,
       clock,
       restartGraceSeconds: grace,
+      ...(opts.isPriorStudy ? { isPriorStudy: opts.isPriorStudy } : {}),
+      ...(opts.analysePriors !== undefined ? { analysePriors: () => opts.analysePriors! } : {}),
     });
     assembler.on('job-created', (e: JobCreatedEvent) => created.push(e));
     return { jobs, assembler };
@@ -67,7 +77,7 @@ function rig(opts: { completion?: Partial<CompletionConfig> | Record<string, Par
           return clock.date().toISOString();
         },
       });
-      for (const e of events) r.assembler.onInstanceStored(e);
+      for (const e of events) r.assembler.onInstanceStored(o.prior ? { ...e, prior: true } : e);
     },
     restart(o = {}) {
       // Like kill -9: timers vanish without stop(), the database is reopened from disk.
@@ -100,6 +110,59 @@ function analysisJobs(r: Rig) {
 describe('StudyAssembler', () => {
   let r: Rig;
   afterEach(() => r?.cleanup());
+
+  describe('a prior fetched from a PACS for another study', () => {
+    const key = { studyInstanceUid: STUDY, calledAeTitle: 'NPCAI' };
+    const sendStudy = (o: { prior?: boolean } = {}) => {
+      r.send('t1', 1, o);
+      r.send('t2', 2, o);
+      r.send('ce-t1', 3, o);
+    };
+
+    it('completes without an analysis job when the priors stage says it is one (C-MOVE arrivals are unflagged), also after a restart', () => {
+      let fetching = true;
+      r = rig({ completion: { quietSeconds: 20 }, isPriorStudy: (uid) => fetching && uid === STUDY });
+      sendStudy();
+      r.clock.advance(21 * S);
+      const study = r.assembler.studies.get(key)!;
+      assert.equal(study.state, 'complete');
+      assert.equal(study.prior, true, 'recorded as a prior');
+      assert.equal(analysisJobs(r).length, 0, 'no analysis job, so no delivery');
+      assert.equal(r.created.length, 0);
+      // The node restarts (the priors stage's memory is gone) and a late instance of the prior arrives.
+      fetching = false;
+      r.restart({ restartGraceSeconds: 0 });
+      r.send('t1', 4, { count: 1 });
+      r.clock.advance(21 * S);
+      assert.equal(r.assembler.studies.get(key)!.state, 'complete');
+      assert.equal(r.assembler.studies.get(key)!.prior, true, 'the flag is persisted');
+      assert.equal(analysisJobs(r).length, 0, 'still no analysis of the prior');
+    });
+
+    it("completes without an analysis job when the 'stored' events say prior (C-GET, WADO-RS)", () => {
+      r = rig({ completion: { quietSeconds: 20 } });
+      sendStudy({ prior: true });
+      r.clock.advance(21 * S);
+      assert.equal(r.assembler.studies.get(key)!.state, 'complete');
+      assert.equal(analysisJobs(r).length, 0);
+    });
+
+    it('is analysed like any study when the AE title says priors.analyse', () => {
+      r = rig({ completion: { quietSeconds: 20 }, isPriorStudy: () => true, analysePriors: true });
+      sendStudy();
+      r.clock.advance(21 * S);
+      assert.equal(analysisJobs(r).length, 1);
+      assert.equal(r.assembler.studies.get(key)!.prior, true);
+    });
+
+    it('a study that is no prior is analysed as before', () => {
+      r = rig({ completion: { quietSeconds: 20 }, isPriorStudy: () => false });
+      sendStudy();
+      r.clock.advance(21 * S);
+      assert.equal(analysisJobs(r).length, 1);
+      assert.equal(r.assembler.studies.get(key)!.prior, false);
+    });
+  });
 
   it('creates one analysis job for a study sent over three associations a few seconds apart, after the quiet time', () => {
     r = rig();

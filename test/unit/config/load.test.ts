@@ -76,6 +76,22 @@ describe('config loading', () => {
     );
   });
 
+  it('priors: defaults, a source that is no destination refused, lookbackDays bounded, retrieve on DIMSE destinations', () => {
+    const c = loadConfig({ env: {} });
+    assert.deepEqual(c.localAeTitles[0]!.priors, { from: [], lookbackDays: 1825, deadlineSeconds: 600, analyse: false });
+    assert.throws(
+      () => loadConfig({ env: {}, overrides: { localAeTitles: [{ aeTitle: 'NPCAI', priors: { from: ['pacs9'] } }] } }),
+      (e: unknown) => e instanceof ConfigError && e.issues.some((i) => i.path === 'localAeTitles.0.priors.from.0' && /unknown destination "pacs9"/.test(i.message)),
+    );
+    for (const lookbackDays of [0, 36501, 1.5]) {
+      assert.throws(() => loadConfig({ env: {}, overrides: { localAeTitles: [{ aeTitle: 'NPCAI', priors: { lookbackDays } }] } }), ConfigError, String(lookbackDays));
+    }
+    const pacs = { name: 'pacs', type: 'dimse', aeTitle: 'PACS', host: '127.0.0.1', port: 104 };
+    const ok = loadConfig({ env: {}, overrides: { destinations: [pacs, { ...pacs, name: 'pacs-get', retrieve: 'c-get' }], localAeTitles: [{ aeTitle: 'NPCAI', priors: { from: ['pacs', 'pacs-get'] } }] } });
+    assert.deepEqual(ok.destinations.map((d) => (d.type === 'dimse' ? (d.retrieve ?? 'c-move') : undefined)), ['c-move', 'c-get'], 'c-move unless set');
+    assert.throws(() => loadConfig({ env: {}, overrides: { destinations: [{ ...pacs, retrieve: 'wado' }] } }), ConfigError);
+  });
+
   it('refuses keys nothing reads (retention, audit file, prior-study Q/R come back with their behaviour)', () => {
     for (const overrides of [{ storage: { retentionDays: 30 } }, { logging: { auditFile: '/var/log/npc-audit.log' } }, { priorStudies: { queryRetrieve: ['PACS'] } }]) {
       assert.throws(
