@@ -30,6 +30,7 @@ import { webRoutes } from './admin/routes/web-routes';
 import { studyRoutes } from './admin/routes/study-routes';
 import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
+import { quarantineRoutes } from './admin/routes/quarantine-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
 import { createMetrics } from './admin/metrics';
@@ -95,6 +96,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     logger: logger.child({ component: 'store' }),
     fsync: config.storage.fsync,
     conflictPolicy: config.storage.conflictPolicy,
+    patientIdentityMismatch: config.storage.patientIdentityMismatch,
+    patientIdentityCorrectors: config.storage.patientIdentityCorrectors,
     freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
     acceptedTransferSyntaxes: config.dimse.transferSyntaxes,
   });
@@ -178,6 +181,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
         jobRoutes({ jobs, retryHandlers }),
         modelRoutes(models),
         clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
+        quarantineRoutes(instances),
         stowRoutes({
           store: instances,
           settings,

@@ -6,6 +6,7 @@
  * docs/study-completion.md.
  */
 import { EventEmitter } from 'node:events';
+import { countUnexpectedError } from '../util/unexpected-errors';
 import type { CompletionConfig } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import type { Db } from '../store/database';
@@ -122,6 +123,7 @@ export class StudyAssembler extends EventEmitter {
     try {
       this.record(ev);
     } catch (err) {
+      countUnexpectedError('assembler');
       this.logger?.error('study assembler: instance event failed', {
         studyInstanceUid: ev.instance?.studyInstanceUid,
         error: String((err as Error)?.message ?? err),
@@ -219,6 +221,7 @@ export class StudyAssembler extends EventEmitter {
     const patientId = typeof i.header?.PatientID === 'string' && i.header.PatientID !== '' ? i.header.PatientID : null;
     const studies = this.recordStudies;
     const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
+      if (ev.identityCorrected) studies.rekeyPatient(key.studyInstanceUid, patientId);
       const study = studies.get(key);
       const action = arrivalAction(study, { duplicate: ev.duplicate, receivedAt: i.receivedAt });
       if (action === 'ignore') return false;
@@ -418,6 +421,7 @@ export class StudyAssembler extends EventEmitter {
     try {
       this.decide(key);
     } catch (err) {
+      countUnexpectedError('assembler');
       this.logger?.error('study completion decision failed; retrying later', {
         studyInstanceUid: key.studyInstanceUid,
         error: String((err as Error)?.message ?? err),

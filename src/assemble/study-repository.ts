@@ -99,6 +99,7 @@ export class StudyRepository {
     reopen: Statement;
     bumpGeneration: Statement;
     markComplete: Statement;
+    rekeyPatient: Statement;
     keysOfPatient: Statement;
     otherStudiesOfPatient: Statement;
     countByState: Statement;
@@ -157,6 +158,7 @@ export class StudyRepository {
         `UPDATE studies SET state = 'complete', completed_at = @at, completion_reason = @reason
          WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'receiving' AND generation = @gen`,
       ),
+      rekeyPatient: db.prepare('UPDATE studies SET patient_id = ? WHERE study_instance_uid = ?'),
       keysOfPatient: db.prepare('SELECT study_instance_uid AS uid, called_ae_title AS ae FROM studies WHERE patient_id = ?'),
       // The studies table knows each study's patient (indexed), so this never scans the instance headers.
       otherStudiesOfPatient: db.prepare(
@@ -229,6 +231,11 @@ export class StudyRepository {
 
   insertReceiving(rec: Omit<StudyRecord, 'state' | 'completedAt' | 'completionReason'>): void {
     this.stmt.insertReceiving.run(rec.studyInstanceUid, rec.calledAeTitle, rec.callingAeTitle, rec.patientId, rec.firstReceivedAt, rec.lastReceivedAt, rec.generation);
+  }
+
+  /** Sets the study's PatientID (every reception of it): a corrected patient identity (storage.patientIdentityMismatch). */
+  rekeyPatient(studyInstanceUid: string, patientId: string | null): void {
+    this.stmt.rekeyPatient.run(patientId, studyInstanceUid);
   }
 
   /** Moves last_received_at forward (never back); fills patient_id when it was unknown. */

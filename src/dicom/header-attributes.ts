@@ -29,6 +29,7 @@ const HEADER_ATTRIBUTES: ReadonlyArray<[number, string, Vr]> = [
   [0x00081090, 'ManufacturerModelName', 'LO'],
   [0x00100010, 'PatientName', 'PN'],
   [0x00100020, 'PatientID', 'LO'],
+  [0x00100021, 'IssuerOfPatientID', 'LO'],
   [0x00100030, 'PatientBirthDate', 'DA'],
   [0x00100040, 'PatientSex', 'CS'],
   [0x00101010, 'PatientAge', 'AS'],

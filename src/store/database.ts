@@ -113,6 +113,28 @@ const MIGRATIONS: Migration[] = [
       CREATE INDEX studies_patient ON studies(patient_id);
     `,
   },
+  {
+    id: 40,
+    name: 'quarantine',
+    sql: `
+      -- Instances held apart because their patient identity differs from their study's
+      -- (storage.patientIdentityMismatch 'quarantine'): never indexed in instances, never analysed, until an
+      -- admin releases (into the study) or deletes them. path is relative to the data dir.
+      CREATE TABLE quarantine (
+        sop_instance_uid TEXT PRIMARY KEY,
+        sop_class_uid TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        called_ae_title TEXT NOT NULL,
+        calling_ae_title TEXT NOT NULL,
+        via TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        received_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Opens (creating if needed) the node's database under dataDir and applies pending migrations. */
