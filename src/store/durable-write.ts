@@ -99,12 +99,19 @@ export async function ensureDir(dir: string, syncer: DirectorySyncer): Promise<v
 }
 
 async function createDir(dir: string, syncer: DirectorySyncer): Promise<void> {
+  let exists = false;
   try {
     await fsp.access(dir);
-    rememberDir(syncer, dir);
-    return;
+    exists = true;
   } catch {
     /* create below */
+  }
+  if (exists) {
+    // Found, not made here (a previous run, or an attempt whose fsync failed): its entry is synced once
+    // before it counts as durable.
+    await syncer.sync(path.dirname(dir));
+    rememberDir(syncer, dir);
+    return;
   }
   const parent = path.dirname(dir);
   if (parent !== dir) await ensureDir(parent, syncer);

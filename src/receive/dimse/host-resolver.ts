@@ -48,7 +48,9 @@ export class HostResolver {
     const e = this.cache.get(host);
     if (e && e.expiresAt > this.now()) return e.addresses;
     if (e) {
-      if (!e.refreshing) this.refresh(host, e);
+      // Never answered yet: wait for the lookup under way (shared), not an empty answer.
+      if (e.expiresAt === 0 && e.refreshing) return e.refreshing;
+      if (!e.refreshing) void this.refresh(host, e);
       return e.addresses;
     }
     const fresh: Entry = { addresses: [], expiresAt: 0 };
