@@ -186,7 +186,15 @@ export class InstanceStore extends EventEmitter {
     let reindexed = 0;
     for (const study of await readdirSafe(this.instancesDir)) {
       for (const series of await readdirSafe(path.join(this.instancesDir, study))) {
-        for (const file of await readdirSafe(path.join(this.instancesDir, study, series))) {
+        const names = await readdirSafe(path.join(this.instancesDir, study, series));
+        const present = new Set(names);
+        for (const file of names) {
+          if (file.endsWith('.ingress.json') && !present.has(file.replace(/\.ingress\.json$/, '.dcm'))) {
+            // Written before its file's rename, which a crash prevented: nothing was acknowledged.
+            await fsp.rm(path.join(this.instancesDir, study, series, file), { force: true });
+            removedTempFiles += 1;
+            continue;
+          }
           if (!file.endsWith('.dcm')) continue;
           const sop = file.slice(0, -4);
           if (this.getStmt.get(sop)) continue;
