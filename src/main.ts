@@ -2,6 +2,7 @@
 import { loadConfig, ConfigError } from './config/load';
 import { startNode } from './node';
 import { errorMessage } from './util/error-message';
+import { countUnexpectedError } from './util/unexpected-errors';
 
 async function main(): Promise<void> {
   let config;
@@ -15,6 +16,16 @@ async function main(): Promise<void> {
     throw err;
   }
   const node = await startNode(config);
+  // An error that escaped every catch is logged and counted (npcai_unexpected_errors_total), never fatal:
+  // the listeners keep serving, and what is durable is decided by the store, not by this process's life.
+  process.on('unhandledRejection', (reason) => {
+    countUnexpectedError('unhandledRejection');
+    node.logger.error('unhandled promise rejection', { error: errorMessage(reason) });
+  });
+  process.on('uncaughtException', (err) => {
+    countUnexpectedError('uncaughtException');
+    node.logger.error('uncaught exception', { error: errorMessage(err), stack: err instanceof Error ? err.stack : undefined });
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -37,6 +37,7 @@ import { webSettingsRoutes } from './admin/routes/web-settings-routes';
 import { WebSettingsRepository } from './store/web-settings';
 import { jobRoutes, type RetryHandlers } from './admin/routes/job-routes';
 import { clinicalRoutes } from './admin/routes/clinical-routes';
+import { quarantineRoutes } from './admin/routes/quarantine-routes';
 import { modelRoutes } from './admin/routes/model-routes';
 import { destinationRoutes } from './admin/routes/destination-routes';
 import { createMetrics } from './admin/metrics';
@@ -147,6 +148,8 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
     logger: logger.child({ component: 'store' }),
     fsync: config.storage.fsync,
     conflictPolicy: config.storage.conflictPolicy,
+    patientIdentityMismatch: config.storage.patientIdentityMismatch,
+    patientIdentityCorrectors: config.storage.patientIdentityCorrectors,
     freeSpaceWatermarkMb: config.storage.freeSpaceWatermarkMb,
     acceptedTransferSyntaxes: config.dimse.transferSyntaxes,
   });
@@ -302,6 +305,7 @@ async function buildNode(config: Config, logger: Logger, models: ModelRegistry, 
         modelRoutes(models),
         maintenanceRoutes(retention),
         clinicalRoutes(clinical, { reanalyse: reanalysePatient }),
+        quarantineRoutes(instances),
         stowRoutes({
           store: instances,
           settings,

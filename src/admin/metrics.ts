@@ -11,6 +11,7 @@ import type { InstanceStore } from '../store/instance-store';
 import type { InstanceStoredEvent } from '../store/instance-types';
 import type { FreeSpaceStatus, PurgedEvent } from './retention';
 import type { PriorFinishedEvent, PriorQueryEvent, PriorRetrieval } from '../priors';
+import { unexpectedErrorCounts } from '../util/unexpected-errors';
 
 export interface MetricsSources {
   studies: Pick<StudyRepository, 'countByState'>;
@@ -37,6 +38,24 @@ export function createMetrics(src: MetricsSources): { registry: client.Registry;
     registers: [registry],
   });
   src.instances.on('stored', (ev: InstanceStoredEvent) => stored.inc({ via: ev.via, duplicate: String(ev.duplicate) }));
+  new client.Counter({
+    name: 'npcai_unexpected_errors_total',
+    help: 'Unexpected errors caught (logged, never fatal) since start, by where: a timer, a promise chain, or the process-level handlers',
+    labelNames: ['where'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [where, n] of unexpectedErrorCounts()) this.inc({ where }, n);
+    },
+  });
+  new client.Gauge({
+    name: 'npcai_quarantined_instances',
+    help: 'Instances held in quarantine (patient identity differs from their study)',
+    registers: [registry],
+    collect() {
+      this.set(src.instances.quarantineCount());
+    },
+  });
   new client.Gauge({
     name: 'npcai_instances_indexed',
     help: 'Instances in the store',

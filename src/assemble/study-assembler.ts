@@ -6,6 +6,7 @@
  * docs/study-completion.md.
  */
 import { EventEmitter } from 'node:events';
+import { countUnexpectedError } from '../util/unexpected-errors';
 import type { CompletionConfig } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import type { Db } from '../store/database';
@@ -139,6 +140,7 @@ export class StudyAssembler extends EventEmitter {
     try {
       this.record(ev);
     } catch (err) {
+      countUnexpectedError('assembler');
       this.logger?.error('study assembler: instance event failed', {
         studyInstanceUid: ev.instance?.studyInstanceUid,
         error: String((err as Error)?.message ?? err),
@@ -261,6 +263,7 @@ export class StudyAssembler extends EventEmitter {
     let arrival: 'create' | 'reopen' | undefined;
     const receiving = (this.opts.recordDb ?? this.opts.db).transaction((): boolean => {
       arrival = undefined;
+      if (ev.identityCorrected) studies.rekeyPatient(key.studyInstanceUid, patientId);
       const study = studies.get(key);
       const action = arrivalAction(study, { duplicate: ev.duplicate, receivedAt: i.receivedAt });
       if (action === 'ignore') return false;
@@ -491,6 +494,7 @@ export class StudyAssembler extends EventEmitter {
     try {
       this.decide(key);
     } catch (err) {
+      countUnexpectedError('assembler');
       this.logger?.error('study completion decision failed; retrying later', {
         studyInstanceUid: key.studyInstanceUid,
         error: String((err as Error)?.message ?? err),

@@ -131,6 +131,7 @@ export class StudyRepository {
     bumpGeneration: Statement;
     markComplete: Statement;
     markPrior: Statement;
+    rekeyPatient: Statement;
     keysOfPatient: Statement;
     otherStudiesOfPatient: Statement;
     countByState: Statement;
@@ -195,6 +196,7 @@ export class StudyRepository {
         `UPDATE studies SET state = 'complete', completed_at = @at, completion_reason = @reason
          WHERE study_instance_uid = @uid AND called_ae_title = @ae AND state = 'receiving' AND generation = @gen`,
       ),
+      rekeyPatient: db.prepare('UPDATE studies SET patient_id = ? WHERE study_instance_uid = ?'),
       keysOfPatient: db.prepare('SELECT study_instance_uid AS uid, called_ae_title AS ae FROM studies WHERE patient_id = ?'),
       // The studies table knows each study's patient (indexed), so this never scans the instance headers.
       otherStudiesOfPatient: db.prepare(
@@ -283,6 +285,11 @@ export class StudyRepository {
   /** Marks a study reception as a prior fetched from a PACS (it then completes without an analysis job). */
   markPrior(key: StudyKey): boolean {
     return this.stmt.markPrior.run(key.studyInstanceUid, key.calledAeTitle).changes > 0;
+  }
+
+  /** Sets the study's PatientID (every reception of it): a corrected patient identity (storage.patientIdentityMismatch). */
+  rekeyPatient(studyInstanceUid: string, patientId: string | null): void {
+    this.stmt.rekeyPatient.run(patientId, studyInstanceUid);
   }
 
   /** Moves last_received_at forward (never back); fills patient_id when it was unknown. */

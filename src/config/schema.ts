@@ -200,6 +200,15 @@ export const ConfigSchema = z.strictObject({
        * 'replace' keeps the newest (old file kept as <uid>.dcm.superseded-<time>).
        */
       conflictPolicy: z.enum(['reject', 'replace']).default('reject'),
+      /**
+       * An instance whose patient identity (PatientID with IssuerOfPatientID; birth date and sex when both
+       * state them) differs from its study's: 'refuse' answers a failure (0xA9FE with an ErrorComment; STOW-RS
+       * a FailedSOPSequence item); 'quarantine' keeps it apart (GET /api/v1/quarantine) and never analyses it
+       * with the study; 'accept-newest' takes it as a correction: the study is re-keyed to it, and logged.
+       */
+      patientIdentityMismatch: z.enum(['refuse', 'quarantine', 'accept-newest']).default('refuse'),
+      /** Calling AE titles trusted to correct a study's patient identity (treated as 'accept-newest'). */
+      patientIdentityCorrectors: z.array(z.string().min(1).max(16)).default([]),
     })
     .prefault({}),
   retention: RetentionSchema.prefault({}),

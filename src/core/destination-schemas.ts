@@ -53,7 +53,8 @@ export type DimseDestination = z.infer<typeof DimseDestinationSchema>;
 export const DicomwebDestinationSchema = z.strictObject({
   ...destinationCommon,
   type: z.literal('dicomweb'),
-  url: z.url(),
+  /** http(s) only: a data:, file: or other scheme would make the node read or write somewhere else. */
+  url: z.url({ protocol: /^https?$/, error: 'url must be an http:// or https:// URL' }),
   /** Optional bearer token or basic credentials, sent as the Authorization header. */
   authorization: z.string().optional(),
   /** PEM bundle of CAs that may sign an https server's certificate (default: the system's). */

@@ -12,6 +12,7 @@ export interface InstanceHeader {
   SeriesInstanceUID: string;
   Modality?: string;
   PatientID?: string;
+  IssuerOfPatientID?: string;
   /** Naturalized PN: [{ Alphabetic, Ideographic?, Phonetic? }] decoded from the source character set. */
   PatientName?: unknown;
   PatientBirthDate?: string;

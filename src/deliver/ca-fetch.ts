@@ -20,10 +20,10 @@ export interface CaFetchInit {
   signal?: AbortSignal;
 }
 
-/** GET/POST `url`; with `caFile` (https only) the server's certificate must be signed by it. */
+/** GET/POST `url` (redirects are never followed); with `caFile` (https only) the server's certificate must be signed by it. */
 export async function fetchWithCa(url: string, init: CaFetchInit, caFile: string | undefined): Promise<MinimalResponse> {
   if (!caFile || !url.startsWith('https:')) {
-    const res = await fetch(url, init as RequestInit);
+    const res = await fetch(url, { ...(init as RequestInit), redirect: 'error' });
     return { status: res.status, statusText: res.statusText, ok: res.ok, text: () => res.text() };
   }
   const ca = readPem(caFile, 'caFile');

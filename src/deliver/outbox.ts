@@ -19,6 +19,7 @@
  * protocol is its module in src/deliver/destination-types/.
  */
 import { EventEmitter } from 'node:events';
+import { countUnexpectedError } from '../util/unexpected-errors';
 import { existsSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -241,7 +242,10 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
         const row = this.jobs.nextDue(h.destination, now);
         if (!row || !this.jobs.claim(row.id, now)) continue;
         this.busy.add(h.destination);
-        const p = this.process(toDeliveryJob({ ...row, state: 'running' })).finally(() => {
+        const p = this.process(toDeliveryJob({ ...row, state: 'running' })).catch((e: unknown) => {
+          countUnexpectedError('outbox');
+          this.log.error('delivery attempt failed unexpectedly; the job is re-queued at the next start', { jobId: row.id, error: errorMessage(e) });
+        }).finally(() => {
           this.inflight.delete(row.id);
           this.busy.delete(h.destination);
           this.kick();
@@ -252,6 +256,7 @@ export class Outbox extends EventEmitter<{ 'job-updated': [DeliveryJob] }> {
       this.timer = setTimeout(() => this.tick(), wait).unref();
     } catch (e) {
       if (this.closed) return;
+      countUnexpectedError('outbox');
       this.log.error('delivery scheduler error', { error: errorMessage(e) });
       this.timer = setTimeout(() => this.tick(), this.maxPollMs).unref();
     }

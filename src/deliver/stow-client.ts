@@ -3,9 +3,12 @@
  * multipart/related; type="application/dicom" and reads the Store Instances Response Module
  * (ReferencedSOPSequence / FailedSOPSequence) into a per-instance outcome.
  *
- * Outcome rules: 200 -> every instance not listed in FailedSOPSequence is stored; 202 -> stored are those in
- * ReferencedSOPSequence, the rest failed; 4xx (but 408 and 429) -> permanent failure of the whole request;
- * 5xx, 408, 429, network errors and timeouts -> retryable failure.
+ * Outcome rules: a 2xx response counts an instance as stored only when its ReferencedSOPSequence lists it;
+ * one listed in FailedSOPSequence failed (with its FailureReason); a 2xx whose body lists neither (empty,
+ * not JSON, no Store Instances Response Module) is a retryable failure, never a success. 4xx (but 408 and
+ * 429) -> permanent failure of the whole request; 5xx, 408, 429, network errors and timeouts -> retryable
+ * failure. Redirects are not followed (a redirect is a failure: the body would go to an address nobody
+ * configured).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -104,18 +107,18 @@ export function parseStowResponse(httpStatus: number, body: unknown, sentUids: s
     const uid = firstString(it, TAG.ReferencedSOPInstanceUID);
     if (uid) referenced.set(uid, firstString(it, TAG.WarningReason));
   }
-  const ok200 = httpStatus >= 200 && httpStatus < 300 && httpStatus !== 202;
+  const ok2xx = httpStatus >= 200 && httpStatus < 300;
   return sentUids.map((uid): InstanceOutcome => {
     const reason = failed.get(uid);
     if (reason !== undefined) {
       return { sopInstanceUid: uid, ok: false, message: `HTTP ${httpStatus}: listed as failed (FailureReason ${reason})` };
     }
-    if (httpStatus === 202) {
+    if (ok2xx) {
+      // Only a response that names the instance as stored counts: an empty or unparseable 200 is no receipt.
       return referenced.has(uid)
-        ? { sopInstanceUid: uid, ok: true, message: `HTTP 202: stored${referenced.get(uid) ? ` with warning ${referenced.get(uid)}` : ''}` }
-        : { sopInstanceUid: uid, ok: false, message: 'HTTP 202: not listed as stored' };
+        ? { sopInstanceUid: uid, ok: true, message: `HTTP ${httpStatus}: stored${referenced.get(uid) ? ` with warning ${referenced.get(uid)}` : ''}` }
+        : { sopInstanceUid: uid, ok: false, message: `HTTP ${httpStatus}: not listed as stored in the response` };
     }
-    if (ok200) return { sopInstanceUid: uid, ok: true, message: `HTTP ${httpStatus}: stored` };
     return {
       sopInstanceUid: uid,
       ok: false,

@@ -24,6 +24,11 @@ export const Status = {
    * An implementation code in the "does not match SOP class" A9xx range (PS3.4 B.2.3).
    */
   DuplicateWithDifferentContent: 0xa9ff,
+  /**
+   * Storage: Error, the instance's patient identity (PatientID, issuer, birth date, sex) differs from that of
+   * the study it names (storage.patientIdentityMismatch 'refuse'). An implementation code in the A9xx range.
+   */
+  PatientIdentityMismatch: 0xa9fe,
   /** STOW-RS failure reason: referenced transfer syntax not supported (PS3.18 / PS3.4 Annex B). */
   TransferSyntaxNotSupported: 0xc122,
   /** Query/Retrieve: Pending, matches are continuing (PS3.4 C.4.1.1.4, C.4.2.1.5, C.4.3.1.4). */

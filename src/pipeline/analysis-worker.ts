@@ -23,6 +23,7 @@ import { nodeDeviceIdentity } from './device-identity';
 import { mostCommon } from '../util/most-common';
 import { resultGeneration } from '../core/generation';
 import { errorMessage } from '../util/error-message';
+import { countUnexpectedError } from '../util/unexpected-errors';
 
 type SrClass = z.infer<typeof SrSopClassSchema>;
 type ScClass = z.infer<typeof ScSopClassSchema>;
@@ -66,13 +67,28 @@ export class AnalysisWorker {
     this.kick();
   }
 
-  /** Starts as many queued jobs as the concurrency allows. */
+  /**
+   * Starts as many queued jobs as the concurrency allows. Never throws: a database error (SQLITE_BUSY, a
+   * full disk) is logged and counted, and the next poll tries again.
+   */
   kick(): void {
+    try {
+      this.kickInner();
+    } catch (err) {
+      countUnexpectedError('analysis-worker');
+      this.deps.logger.error('analysis worker: cannot take a job now; trying again at the next poll', { error: errorMessage(err) });
+    }
+  }
+
+  private kickInner(): void {
     while (!this.stopped && this.running < this.deps.config.analysis.concurrency) {
       const job = this.deps.jobs.claimNext('analysis');
       if (!job) return;
       this.running++;
-      const p = this.run(job).finally(() => {
+      const p = this.run(job).catch((err: unknown) => {
+        countUnexpectedError('analysis-worker');
+        this.deps.logger.error('analysis job: outcome not recorded (re-queued at the next start)', { jobId: job.id, error: errorMessage(err) });
+      }).finally(() => {
         this.running--;
         this.inFlight.delete(p);
         setImmediate(() => this.kick());

@@ -155,6 +155,28 @@ const MIGRATIONS: Migration[] = [
       ALTER TABLE studies ADD COLUMN prior INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    id: 40,
+    name: 'quarantine',
+    sql: `
+      -- Instances held apart because their patient identity differs from their study's
+      -- (storage.patientIdentityMismatch 'quarantine'): never indexed in instances, never analysed, until an
+      -- admin releases (into the study) or deletes them. path is relative to the data dir.
+      CREATE TABLE quarantine (
+        sop_instance_uid TEXT PRIMARY KEY,
+        sop_class_uid TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        called_ae_title TEXT NOT NULL,
+        calling_ae_title TEXT NOT NULL,
+        via TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        received_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 /** Mode of the data directory: it holds patient data, so only the node's user may enter it. */

@@ -21,6 +21,7 @@ import { DirectorySyncer, placeDurably } from './durable-write';
 import { FreeSpaceMonitor, isStorageFull } from './free-space';
 import { SpoolWriter } from './spool-writer';
 import { sha256File } from '../util/sha256-file';
+import { identityMismatch, identityOf, type PatientIdentity } from './patient-identity';
 import { errorMessage } from '../util/error-message';
 
 export interface IngestContext {
@@ -52,9 +53,40 @@ export interface IngestOptions {
   deferNotify?: boolean;
   /** STOW-RS to /studies/{uid}: the instance must belong to this study. */
   expectedStudyInstanceUid?: string;
+  /** An admin released it from quarantine: stored in its study whatever its patient identity. */
+  releasedFromQuarantine?: boolean;
 }
 
-export type IngestOutcome = { ok: true; instance: StoredInstance; duplicate: boolean } | InvalidInstance;
+/**
+ * `quarantined`: held apart (patient identity differs from its study's, storage.patientIdentityMismatch
+ * 'quarantine'): durable, answered as stored, but not indexed with the study and never analysed.
+ */
+export type IngestOutcome = { ok: true; instance: StoredInstance; duplicate: boolean; quarantined?: boolean } | InvalidInstance;
+
+/** What to do with an instance whose patient identity differs from its study's. */
+export type PatientIdentityPolicy = 'refuse' | 'quarantine' | 'accept-newest';
+
+/** What recovery reads beside each stored file (<SOP>.ingress.json): who received it, and how. */
+export interface IngressRecord {
+  calledAeTitle: string;
+  callingAeTitle: string;
+  via: 'dimse' | 'stow';
+  receivedAt: string;
+}
+
+export interface QuarantinedInstance {
+  sopInstanceUid: string;
+  sopClassUid: string;
+  studyInstanceUid: string;
+  seriesInstanceUid: string;
+  calledAeTitle: string;
+  callingAeTitle: string;
+  via: string;
+  size: number;
+  /** Which attribute differed (no patient data). */
+  reason: string;
+  receivedAt: string;
+}
 
 export interface InstanceStoreOptions {
   db: Db;
@@ -65,6 +97,10 @@ export interface InstanceStoreOptions {
   freeSpaceWatermarkMb: number;
   /** Transfer syntaxes that may be stored (deflate is removed whatever the list says). */
   acceptedTransferSyntaxes: readonly string[];
+  /** An instance whose patient identity differs from its study's: refused (default), quarantined, or accepted as a correction. */
+  patientIdentityMismatch?: PatientIdentityPolicy;
+  /** Calling AE titles (DIMSE) trusted to correct a study's patient identity: their differing instances re-key it. */
+  patientIdentityCorrectors?: readonly string[];
 }
 
 interface InstanceRow {
@@ -105,6 +141,13 @@ export class InstanceStore extends EventEmitter {
   private readonly studyStmt;
   private readonly seriesStmt;
   private readonly countStmt;
+  private readonly studyIdentityStmt;
+  /**
+   * Each study's patient identity as last accepted (StudyInstanceUID -> identity), set synchronously when an
+   * instance is checked, so that two first instances of one study arriving together are judged in order.
+   * Bounded; a study not held here is read from the index.
+   */
+  private readonly studyIdentities = new Map<string, PatientIdentity>();
 
   constructor(private readonly opts: InstanceStoreOptions) {
     super();
@@ -130,6 +173,11 @@ export class InstanceStore extends EventEmitter {
     this.studyStmt = opts.db.prepare('SELECT * FROM instances WHERE study_instance_uid = ? ORDER BY series_instance_uid, received_at');
     this.seriesStmt = opts.db.prepare('SELECT * FROM instances WHERE series_instance_uid = ? ORDER BY received_at');
     this.countStmt = opts.db.prepare('SELECT COUNT(*) AS n FROM instances');
+    this.studyIdentityStmt = this.indexDb.prepare('SELECT header_json FROM instances WHERE study_instance_uid = ? ORDER BY received_at DESC LIMIT 1');
+  }
+
+  get quarantineDir(): string {
+    return path.join(this.opts.dataDir, 'quarantine');
   }
 
   /** Creates the store's directories, removes abandoned temp files and indexes renamed-but-unindexed files. */
@@ -144,12 +192,20 @@ export class InstanceStore extends EventEmitter {
     let reindexed = 0;
     for (const study of await readdirSafe(this.instancesDir)) {
       for (const series of await readdirSafe(path.join(this.instancesDir, study))) {
-        for (const file of await readdirSafe(path.join(this.instancesDir, study, series))) {
+        const names = await readdirSafe(path.join(this.instancesDir, study, series));
+        const present = new Set(names);
+        for (const file of names) {
+          if (file.endsWith('.ingress.json') && !present.has(file.replace(/\.ingress\.json$/, '.dcm'))) {
+            // Written before its file's rename, which a crash prevented: nothing was acknowledged.
+            await fsp.rm(path.join(this.instancesDir, study, series, file), { force: true });
+            removedTempFiles += 1;
+            continue;
+          }
           if (!file.endsWith('.dcm')) continue;
           const sop = file.slice(0, -4);
           if (this.getStmt.get(sop)) continue;
           const full = path.join(this.instancesDir, study, series, file);
-          const indexed = await this.reindexFile(full, defaults.calledAeTitle);
+          const indexed = await this.reindexFile(full, defaults.calledAeTitle, await readIngress(sidecarPathOf(full)));
           if (indexed) reindexed += 1;
         }
       }
@@ -158,7 +214,12 @@ export class InstanceStore extends EventEmitter {
     return { removedTempFiles, reindexed };
   }
 
-  private async reindexFile(full: string, calledAeTitle: string): Promise<boolean> {
+  /**
+   * Indexes a stored file that the index lost (power loss before its commit): with the receiving AE title,
+   * calling AE title and ingress from its sidecar, or, for a file without one (stored before sidecars
+   * existed, or with storage.fsync off), the first local AE title and the file meta's Source AE.
+   */
+  private async reindexFile(full: string, calledAeTitle: string, ingress: IngressRecord | undefined): Promise<boolean> {
     const src = await openSource(full);
     try {
       const v = validateInstance(src.source, { acceptedTransferSyntaxes: this.acceptedTransferSyntaxes });
@@ -168,7 +229,11 @@ export class InstanceStore extends EventEmitter {
       }
       const sourceAe = readFileMeta(src.source).sourceApplicationEntityTitle ?? 'UNKNOWN';
       const stat = await fsp.stat(full);
-      await this.indexRow(this.rowOf(v.header, v.transferSyntaxUid, full, stat.size, await sha256File(full), { calledAeTitle, callingAeTitle: sourceAe, via: 'dimse' }, stat.mtime.toISOString()));
+      const ctx: IngestContext = ingress
+        ? { calledAeTitle: ingress.calledAeTitle, callingAeTitle: ingress.callingAeTitle, via: ingress.via }
+        : { calledAeTitle, callingAeTitle: sourceAe, via: 'dimse' };
+      if (!ingress) this.opts.logger.warn('stored file has no ingress record; indexed under the first local AE title', { file: path.relative(this.opts.dataDir, full), calledAeTitle });
+      await this.indexRow(this.rowOf(v.header, v.transferSyntaxUid, full, stat.size, await sha256File(full), ctx, ingress?.receivedAt ?? stat.mtime.toISOString()));
       return true;
     } finally {
       src.close();
@@ -257,6 +322,92 @@ export class InstanceStore extends EventEmitter {
     const sha256 = opts.sha256 ?? (await sha256File(tempPath));
     // One ingest per SOP Instance UID at a time (duplicates arriving concurrently are decided in order).
     return this.withLock(header.SOPInstanceUID, async () => {
+      const identity = this.checkIdentity(header, ctx, opts);
+      if (identity.kind === 'refuse') {
+        this.opts.logger.warn('instance refused: patient identity differs from its study', {
+          studyInstanceUid: header.StudyInstanceUID, sopInstanceUid: header.SOPInstanceUID, differs: identity.differs, callingAeTitle: ctx.callingAeTitle, via: ctx.via,
+        });
+        return invalid(Status.PatientIdentityMismatch, `patient identity differs from the study's (${identity.differs})`, 409, {
+          sopClassUid: header.SOPClassUID,
+          sopInstanceUid: header.SOPInstanceUID,
+        });
+      }
+      if (identity.kind === 'quarantine') return this.quarantine(tempPath, header, ctx, size, sha256, identity.differs, opts);
+      try {
+        const outcome = await this.place(tempPath, header, v.transferSyntaxUid, ctx, size, sha256, opts, identity.corrected === true);
+        if (!outcome.ok) identity.undo();
+        return outcome;
+      } catch (err) {
+        identity.undo();
+        throw err;
+      }
+    });
+  }
+
+  /**
+   * Judges the instance's patient identity against its study's (the last accepted, from memory or the
+   * index). The study's identity is claimed synchronously (no await between the read and the claim);
+   * `undo` gives a claim back when the instance is then not stored.
+   */
+  private checkIdentity(
+    header: InstanceHeader,
+    ctx: IngestContext,
+    opts: IngestOptions,
+  ): { kind: 'accept'; undo: () => void; corrected?: boolean } | { kind: 'refuse'; differs: string } | { kind: 'quarantine'; differs: string } {
+    const study = header.StudyInstanceUID;
+    const mine = identityOf(header);
+    let known = this.studyIdentities.get(study);
+    if (!known) {
+      const row = this.studyIdentityStmt.get(study) as { header_json: string } | undefined;
+      if (row) known = identityOf(JSON.parse(row.header_json) as InstanceHeader);
+    }
+    const claim = (): { kind: 'accept'; undo: () => void } => {
+      if (this.studyIdentities.size >= 10000) this.studyIdentities.clear();
+      const before = this.studyIdentities.get(study);
+      this.studyIdentities.set(study, mine);
+      return {
+        kind: 'accept',
+        undo: () => {
+          if (this.studyIdentities.get(study) !== mine) return;
+          if (before) this.studyIdentities.set(study, before);
+          else this.studyIdentities.delete(study);
+        },
+      };
+    };
+    if (!known) return claim();
+    const differs = identityMismatch(known, mine);
+    if (!differs) return { kind: 'accept', undo: () => undefined };
+    if (opts.releasedFromQuarantine) {
+      this.opts.logger.warn('instance released from quarantine into a study of another patient identity', { studyInstanceUid: study, sopInstanceUid: header.SOPInstanceUID, differs });
+      return { kind: 'accept', undo: () => undefined };
+    }
+    const policy = this.opts.patientIdentityMismatch ?? 'refuse';
+    const trusted = ctx.via === 'dimse' && (this.opts.patientIdentityCorrectors ?? []).includes(ctx.callingAeTitle);
+    if (policy === 'accept-newest' || trusted) {
+      this.opts.logger.warn('patient identity of a study corrected: the study is re-keyed to the newest instance', {
+        studyInstanceUid: study, sopInstanceUid: header.SOPInstanceUID, differs, callingAeTitle: ctx.callingAeTitle, rule: trusted ? 'patientIdentityCorrectors' : 'accept-newest',
+      });
+      this.identityCorrections += 1;
+      return { ...claim(), corrected: true };
+    }
+    return policy === 'quarantine' ? { kind: 'quarantine', differs } : { kind: 'refuse', differs };
+  }
+
+  /** Instances whose identity corrected their study's (accept-newest or a trusted corrector), since start. */
+  identityCorrections = 0;
+
+  private async place(
+    tempPath: string,
+    header: InstanceHeader,
+    ts: string,
+    ctx: IngestContext,
+    size: number,
+    sha256: string,
+    opts: IngestOptions,
+    identityCorrected: boolean,
+  ): Promise<IngestOutcome> {
+    let superseded: { kept: string; existingPath: string } | undefined;
+    {
       const existing = this.getStmt.get(header.SOPInstanceUID) as InstanceRow | undefined;
       if (existing) {
         const existingPath = path.join(this.opts.dataDir, existing.path);
@@ -273,17 +424,111 @@ export class InstanceStore extends EventEmitter {
             sopInstanceUid: header.SOPInstanceUID,
           });
         }
-        // 'replace': keep the old file beside the new one, then store the new object.
-        await fsp.rename(existingPath, `${existingPath}.superseded-${Date.now()}`).catch(() => undefined);
+        // 'replace': the old file stays where it is (and is kept under a second name) until the new one is
+        // durable: the new file is renamed over it, never deleted first, so a failure to place the new one
+        // leaves the acknowledged old instance in place and indexed.
+        const kept = `${existingPath}.superseded-${Date.now()}`;
+        await fsp.link(existingPath, kept).then(
+          () => (superseded = { kept, existingPath }),
+          (err: unknown) => this.opts.logger.warn('could not keep the superseded file', { error: errorMessage(err) }),
+        );
       }
       const finalPath = this.pathFor(header);
-      await placeDurably(tempPath, finalPath, this.syncer, { syncData: this.opts.fsync && !opts.dataSynced, openFd: opts.openFd });
-      const row = this.rowOf(header, v.transferSyntaxUid, finalPath, size, sha256, ctx, new Date().toISOString());
+      const receivedAt = new Date().toISOString();
+      const ingress: IngressRecord = { calledAeTitle: ctx.calledAeTitle, callingAeTitle: ctx.callingAeTitle, via: ctx.via, receivedAt };
+      try {
+        await placeDurably(tempPath, finalPath, this.syncer, {
+          syncData: this.opts.fsync && !opts.dataSynced,
+          openFd: opts.openFd,
+          sidecar: { path: sidecarPathOf(finalPath), content: Buffer.from(JSON.stringify(ingress)) },
+        });
+      } catch (err) {
+        // The new file was renamed over the old one but is not durable (and was removed): the old, still
+        // indexed, instance goes back to its place.
+        const s = superseded as { kept: string; existingPath: string } | undefined;
+        if (s) {
+          // rename over is atomic; when both names still are the same file it changes nothing, and the spare
+          // name is then removed.
+          await fsp.rename(s.kept, s.existingPath).catch(() => undefined);
+          await fsp.rm(s.kept, { force: true }).catch(() => undefined);
+        }
+        throw err;
+      }
+      const row = this.rowOf(header, ts, finalPath, size, sha256, ctx, receivedAt);
       await this.indexRow(row);
       const instance = toStoredInstance(row, this.opts.dataDir);
-      this.notifyAfter({ instance, duplicate: false, via: ctx.via, ...(ctx.prior ? { prior: true } : {}) }, opts.deferNotify);
+      this.notifyAfter({ instance, duplicate: false, via: ctx.via, ...(ctx.prior ? { prior: true } : {}), ...(identityCorrected ? { identityCorrected: true } : {}) }, opts.deferNotify);
       return { ok: true as const, instance, duplicate: false };
+    }
+  }
+
+  /** Holds an instance apart in <dataDir>/quarantine (durable, listed by the API, never analysed). */
+  private async quarantine(tempPath: string, header: InstanceHeader, ctx: IngestContext, size: number, sha256: string, differs: string, opts: IngestOptions): Promise<IngestOutcome> {
+    const finalPath = path.join(this.quarantineDir, `${header.SOPInstanceUID}.dcm`);
+    const receivedAt = new Date().toISOString();
+    const ingress: IngressRecord = { calledAeTitle: ctx.calledAeTitle, callingAeTitle: ctx.callingAeTitle, via: ctx.via, receivedAt };
+    await placeDurably(tempPath, finalPath, this.syncer, {
+      syncData: this.opts.fsync && !opts.dataSynced,
+      openFd: opts.openFd,
+      sidecar: { path: sidecarPathOf(finalPath), content: Buffer.from(JSON.stringify(ingress)) },
     });
+    this.opts.db
+      .prepare(`INSERT OR REPLACE INTO quarantine (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, called_ae_title,
+        calling_ae_title, via, path, size, reason, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+      .run(header.SOPInstanceUID, header.SOPClassUID, header.StudyInstanceUID, header.SeriesInstanceUID, ctx.calledAeTitle, ctx.callingAeTitle, ctx.via, path.relative(this.opts.dataDir, finalPath), size, `${differs} differs from the study's`, receivedAt);
+    this.opts.logger.warn('instance quarantined: patient identity differs from its study', {
+      studyInstanceUid: header.StudyInstanceUID, sopInstanceUid: header.SOPInstanceUID, differs, callingAeTitle: ctx.callingAeTitle, via: ctx.via,
+    });
+    const row = this.rowOf(header, '', finalPath, size, sha256, ctx, receivedAt);
+    return { ok: true as const, instance: toStoredInstance(row, this.opts.dataDir), duplicate: false, quarantined: true };
+  }
+
+  listQuarantine(): QuarantinedInstance[] {
+    const rows = this.opts.db.prepare('SELECT * FROM quarantine ORDER BY received_at').all() as Array<Record<string, string | number>>;
+    return rows.map((r) => ({
+      sopInstanceUid: String(r.sop_instance_uid),
+      sopClassUid: String(r.sop_class_uid),
+      studyInstanceUid: String(r.study_instance_uid),
+      seriesInstanceUid: String(r.series_instance_uid),
+      calledAeTitle: String(r.called_ae_title),
+      callingAeTitle: String(r.calling_ae_title),
+      via: String(r.via),
+      size: Number(r.size),
+      reason: String(r.reason),
+      receivedAt: String(r.received_at),
+    }));
+  }
+
+  /**
+   * Stores a quarantined instance in its study (an admin decided it is the same patient) and removes it
+   * from quarantine; undefined when no such instance is quarantined. The quarantined copy is removed only
+   * after the instance is stored.
+   */
+  async releaseFromQuarantine(sopInstanceUid: string): Promise<IngestOutcome | undefined> {
+    const row = this.opts.db.prepare('SELECT * FROM quarantine WHERE sop_instance_uid = ?').get(sopInstanceUid) as Record<string, string> | undefined;
+    if (!row) return undefined;
+    const file = path.join(this.opts.dataDir, row.path!);
+    const temp = this.spoolPath();
+    await fsp.mkdir(this.spoolDir, { recursive: true });
+    await fsp.copyFile(file, temp);
+    const outcome = await this.ingestFile(
+      temp,
+      { calledAeTitle: row.called_ae_title!, callingAeTitle: row.calling_ae_title!, via: row.via === 'stow' ? 'stow' : 'dimse' },
+      { releasedFromQuarantine: true },
+    );
+    if (outcome.ok) await this.deleteFromQuarantine(sopInstanceUid);
+    return outcome;
+  }
+
+  /** Deletes a quarantined instance (file, sidecar and row); false when none is quarantined under that UID. */
+  async deleteFromQuarantine(sopInstanceUid: string): Promise<boolean> {
+    const row = this.opts.db.prepare('SELECT path FROM quarantine WHERE sop_instance_uid = ?').get(sopInstanceUid) as { path: string } | undefined;
+    if (!row) return false;
+    this.opts.db.prepare('DELETE FROM quarantine WHERE sop_instance_uid = ?').run(sopInstanceUid);
+    const file = path.join(this.opts.dataDir, row.path);
+    await fsp.rm(file, { force: true });
+    await fsp.rm(sidecarPathOf(file), { force: true });
+    return true;
   }
 
   private pathFor(h: InstanceHeader): string {
@@ -399,6 +644,11 @@ export class InstanceStore extends EventEmitter {
     return rows.map((r) => toStoredInstance(r, this.opts.dataDir));
   }
 
+  /** Instances held in quarantine (for /metrics). */
+  quarantineCount(): number {
+    return (this.opts.db.prepare('SELECT COUNT(*) AS n FROM quarantine').get() as { n: number }).n;
+  }
+
   /** Instances in the index (for /metrics). */
   count(): number {
     return (this.countStmt.get() as { n: number }).n;
@@ -472,6 +722,21 @@ function toStoredInstance(r: InstanceRow, dataDir: string): StoredInstance {
     receivedAt: r.received_at,
     header: JSON.parse(r.header_json) as InstanceHeader,
   };
+}
+
+/** The ingress record beside a stored file: <dir>/<SOP>.ingress.json. */
+export function sidecarPathOf(file: string): string {
+  return file.replace(/\.dcm$/, '') + '.ingress.json';
+}
+
+async function readIngress(p: string): Promise<IngressRecord | undefined> {
+  try {
+    const r = JSON.parse(await fsp.readFile(p, 'utf8')) as Partial<IngressRecord>;
+    if (typeof r.calledAeTitle !== 'string' || typeof r.callingAeTitle !== 'string' || (r.via !== 'dimse' && r.via !== 'stow')) return undefined;
+    return { calledAeTitle: r.calledAeTitle, callingAeTitle: r.callingAeTitle, via: r.via, receivedAt: typeof r.receivedAt === 'string' ? r.receivedAt : new Date(0).toISOString() };
+  } catch {
+    return undefined;
+  }
 }
 
 async function readdirSafe(dir: string): Promise<string[]> {

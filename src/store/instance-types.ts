@@ -34,4 +34,9 @@ export interface InstanceStoredEvent {
    * unflagged; PriorRetrieval.isPriorStudy tells those apart.)
    */
   prior?: boolean;
+  /**
+   * True when this instance's patient identity differed from its study's and was taken as a correction
+   * (storage.patientIdentityMismatch 'accept-newest', or a trusted corrector): the study is re-keyed to it.
+   */
+  identityCorrected?: boolean;
 }

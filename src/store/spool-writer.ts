@@ -11,6 +11,7 @@ const writevP = promisify(writev);
 const fdatasyncP = promisify(fdatasync);
 const closeP = promisify(close);
 import { Writable } from 'node:stream';
+import { injectFault } from './fault-injection';
 
 /** What a SpoolWriter fails with when more than its `maxBytes` is written to it. */
 export class SpoolLimitError extends Error {
@@ -75,6 +76,7 @@ export class SpoolWriter extends Writable {
     if (this.opts.maxBytes !== undefined && this.written + total > this.opts.maxBytes) {
       throw new SpoolLimitError(this.opts.maxBytes);
     }
+    injectFault('write', this.path);
     let offset = 0;
     while (offset < total) {
       // writev writes all chunks in one call; loop for the (rare) partial write.
@@ -99,7 +101,15 @@ export class SpoolWriter extends Writable {
     (async () => {
       const fd = this.fd!;
       this.fd = undefined;
-      if (this.opts.syncData) await fdatasyncP(fd);
+      if (this.opts.syncData) {
+        try {
+          injectFault('fdatasync', this.path);
+          await fdatasyncP(fd);
+        } catch (err) {
+          await closeP(fd).catch(() => undefined);
+          throw err;
+        }
+      }
       await closeP(fd);
       this.digest = this.hash.digest('hex');
       this.finished = true;

@@ -19,6 +19,7 @@ import net from 'node:net';
 import dns from 'node:dns';
 import tls from 'node:tls';
 import { bcp195Options, readPem } from '../../dicom/tls-profile';
+import { HostResolver } from './host-resolver';
 import type { Logger } from '../../logging/logger';
 import { ensureDimseLibraryLog } from '../../logging/dimse-library-log';
 import type { InstanceStore } from '../../store/instance-store';
@@ -329,16 +330,15 @@ export class DimseServer {
     this.closedCounts.set(why, c);
   }
 
+  /** Source host names, resolved with a deadline (not on every association request). */
+  readonly hosts = new HostResolver();
+
   private async policy(): Promise<AssociationPolicyInput> {
     const sources = this.opts.settings.sources.list();
     const resolvedHosts = new Map<string, string[]>();
     for (const s of sources) {
       if (s.host && net.isIP(s.host) === 0 && !resolvedHosts.has(s.host)) {
-        try {
-          resolvedHosts.set(s.host, (await dns.promises.lookup(s.host, { all: true })).map((r) => r.address));
-        } catch {
-          resolvedHosts.set(s.host, []);
-        }
+        resolvedHosts.set(s.host, await this.hosts.resolve(s.host));
       }
     }
     return {

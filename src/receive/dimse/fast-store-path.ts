@@ -13,6 +13,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, open, openSync, promises as fsp, unlinkSync, writeSync } from 'node:fs';
+import { injectFault } from '../../store/fault-injection';
 import type { Logger } from '../../logging/logger';
 import { InstanceStore, type IngestContext } from '../../store/instance-store';
 import { encodeFileMeta } from '../../dicom/part10';
@@ -372,6 +373,7 @@ export class FastStorePath {
       });
     }
     try {
+      injectFault('write', r.path!);
       let off = 0;
       while (off < value.length) off += writeSync(r.fd, value, off, value.length - off);
     } catch (err) {

@@ -170,6 +170,8 @@ async function handleStow(req: Request, res: Response, opts: StowOptions): Promi
             ...(o.sopClassUid && isValidUid(o.sopClassUid) ? { '00081150': { vr: 'UI', Value: [o.sopClassUid] } } : {}),
             ...(o.sopInstanceUid && isValidUid(o.sopInstanceUid) ? { '00081155': { vr: 'UI', Value: [o.sopInstanceUid] } } : {}),
             '00081197': { vr: 'US', Value: [o.status] },
+            // The reason in words (as the DIMSE ErrorComment): FailureReason alone cannot say which check failed.
+            '00000902': { vr: 'LO', Value: [o.reason.slice(0, 64)] },
           },
         ],
   );

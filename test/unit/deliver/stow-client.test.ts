@@ -59,8 +59,11 @@ describe('STOW-RS client: response parsing', () => {
     assert.equal(isRetryableHttpStatus(409), false);
   });
 
-  it('ignores malformed response bodies and judges by status', () => {
-    assert.deepEqual(parseStowResponse(200, 'not json', [A]).map((x) => x.ok), [true]);
-    assert.deepEqual(parseStowResponse(200, { '00081198': { Value: 'oops' } }, [A]).map((x) => x.ok), [true]);
+  it('counts no instance as stored from a 2xx whose body does not list it (empty, unparseable, malformed)', () => {
+    assert.deepEqual(parseStowResponse(200, undefined, [A]).map((x) => x.ok), [false]);
+    assert.deepEqual(parseStowResponse(200, 'not json', [A]).map((x) => x.ok), [false]);
+    assert.deepEqual(parseStowResponse(200, { '00081198': { Value: 'oops' } }, [A]).map((x) => x.ok), [false]);
+    assert.deepEqual(parseStowResponse(204, {}, [A]).map((x) => [x.ok, x.permanent]), [[false, undefined]]);
+    assert.deepEqual(parseStowResponse(200, { '00081199': { vr: 'SQ', Value: [ref(A)] } }, [A, B]).map((x) => x.ok), [true, false]);
   });
 });
