@@ -5,7 +5,7 @@
 set -euo pipefail
 declare -A need=(
   [storescu]=dcmtk [dciodvfy]=dicom3tools [gdcmconv]=libgdcm-tools [Orthanc]=orthanc
-  [systemd-analyze]=systemd
+  [systemd-analyze]=systemd [openssl]=openssl
 )
 missing=()
 for cmd in "${!need[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${need[$cmd]}"); done
