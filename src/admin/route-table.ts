@@ -106,6 +106,10 @@ export const ROUTES: readonly RouteSpec[] = [
   { method: 'post', path: '/api/v1/tokens', access: 'configure', tag: 'tokens', summary: 'Issue a token; the answer holds it once', body: TokenCreateSchema, success: { status: 201, description: 'created; `token` is shown only here' }, errors: [400, 409] },
   { method: 'delete', path: '/api/v1/tokens/{name}', access: 'configure', tag: 'tokens', summary: 'Revoke a token', success: { status: 204, description: 'deleted' }, errors: [404] },
 
+  { method: 'get', path: '/api/v1/quarantine', access: 'read', tag: 'quarantine', summary: 'Instances held apart because their patient identity differs from their study' },
+  { method: 'post', path: '/api/v1/quarantine/{sop}/release', access: 'configure', tag: 'quarantine', summary: 'Release a quarantined instance into its study (it is then analysed with it)', errors: [400, 404, 409] },
+  { method: 'delete', path: '/api/v1/quarantine/{sop}', access: 'configure', tag: 'quarantine', summary: 'Delete a quarantined instance', success: { status: 204, description: 'deleted' }, errors: [400, 404] },
+
   { method: 'post', path: '/api/v1/maintenance/retention', access: 'configure', tag: 'maintenance', summary: 'Run retention and the free-space check now; answers what was purged, kept (and why) and freed' },
 
   { method: 'get', path: '/api/v1/audit', access: 'read', tag: 'audit', summary: 'Audit trail entries, newest first', query: AuditQuerySchema, errors: [400] },
