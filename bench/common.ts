@@ -103,6 +103,14 @@ export async function sendParallel(port: number, aec: string, dirs: readonly str
   return seconds;
 }
 
+/** One storescu (one association) sending every dir in `dirs`, in order; resolves with the wall time in seconds. */
+export async function sendOne(port: number, aec: string, dirs: readonly string[]): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await runTool('storescu', ['-aet', 'BENCH', '-aec', aec, '+sd', '+r', '127.0.0.1', String(port), ...dirs], 1_800_000, { TCP_NODELAY: '1' });
+  if (r.code !== 0) throw new Error(`storescu failed: ${r.output.slice(-500)}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
 /** Splits `files` round-robin into `n` fresh directories under `root` (hard links), one per sender. */
 export function splitForSenders(files: readonly string[], n: number, root: string): string[] {
   rmSync(root, { recursive: true, force: true });

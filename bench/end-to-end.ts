@@ -8,7 +8,7 @@
 import { existsSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeCohort } from '../src/synth/cohort';
-import { echoMs, echoWhile, loadAverage, median, queryRows, REPO, sampleRss, sendParallel, startNodeChild, startStorescp, waitFor, type NodeChild } from './common';
+import { echoMs, echoWhile, loadAverage, median, queryRows, REPO, sampleRss, sendOne, sendParallel, startNodeChild, startStorescp, waitFor, type NodeChild } from './common';
 
 export interface StudyTiming {
   study: string;
@@ -184,7 +184,7 @@ export async function benchEndToEnd(opts: { work: string; cache: string; studies
     const rss = sampleRss(node.pid, 200);
     const echo = echoWhile(node.dimsePort, 250);
     const t0 = Date.now();
-    await Promise.all(groups.map((g) => sendParallel(node.dimsePort, 'NPCAI', g)));
+    await Promise.all(groups.map((g) => sendOne(node.dimsePort, 'NPCAI', g)));
     const sendSeconds = (Date.now() - t0) / 1000;
     await waitFor(
       () => {

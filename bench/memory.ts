@@ -9,7 +9,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
-import { countRows, loadAverage, REPO, rssOf, sampleRss, sendParallel, startNodeChild, startStorescp, waitFor } from './common';
+import { countRows, loadAverage, REPO, rssOf, sampleRss, sendOne, sendParallel, startNodeChild, startStorescp, waitFor } from './common';
 
 export interface MemoryResult {
   concurrent: { associations: number; instances: number; peakRssMb: number; afterRssMb: number; seconds: number };
@@ -47,6 +47,8 @@ export async function benchMemory(opts: { work: string; cache: string; associati
   const work = path.join(opts.work, 'memory');
   const scp = await startStorescp(path.join(work, 'destination'), 'PACS');
   const node = await startNodeChild(work, {
+    // 20 associations from one address: above the default per-address cap (16).
+    dimse: { host: '127.0.0.1', allowUnknownSources: true, maxConnectionsPerAddress: 64 },
     models: { dir: path.join(REPO, 'models'), executionProviders: ['cpu'] },
     localAeTitles: [{ aeTitle: 'NPCAI', destinations: ['pacs'], completion: { quietSeconds: 1, forceCompleteSeconds: 60 } }],
     destinations: [{ name: 'pacs', type: 'dimse', aeTitle: 'PACS', host: '127.0.0.1', port: scp.port }],
@@ -85,7 +87,7 @@ export async function benchMemory(opts: { work: string; cache: string; associati
     }, 200);
     try {
       // Two senders at a time; the node analyses while it receives.
-      for (let g = 0; g < trendDirs.length; g += 2) await sendParallel(node.dimsePort, 'NPCAI', trendDirs.slice(g, g + 2));
+      for (let g = 0; g < trendDirs.length; g += 2) await Promise.all(trendDirs.slice(g, g + 2).map((d) => sendOne(node.dimsePort, 'NPCAI', [d])));
       await waitFor(() => (done(node.dataDir) - base >= opts.trendStudies ? true : undefined), 'the trend studies', 3_600_000, 250);
       await new Promise((r) => setTimeout(r, 300));
     } finally {

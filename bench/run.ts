@@ -28,10 +28,12 @@ interface Args {
   out?: string;
   cache: string;
   only: Section[];
+  /** Keep the sections of the existing report that this run does not measure. */
+  merge: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, providers: [], cache: path.join(REPO, 'bench', '.cache'), only: [...SECTIONS] };
+  const a: Args = { quick: false, providers: [], cache: path.join(REPO, 'bench', '.cache'), only: [...SECTIONS], merge: false };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     const next = () => {
@@ -40,6 +42,7 @@ function parseArgs(argv: string[]): Args {
       return n;
     };
     if (v === '--quick') a.quick = true;
+    else if (v === '--merge') a.merge = true;
     else if (v === '--provider') a.providers.push(...(next().split(',') as ExecutionProvider[]));
     else if (v === '--out') a.out = path.resolve(next());
     else if (v === '--cache') a.cache = path.resolve(next());
@@ -87,6 +90,8 @@ export interface BenchReport {
   loadAverageAtStart: [number, number, number];
   loadAverageAtEnd: [number, number, number];
   sections: { ingest?: IngestBenchResult; endToEnd?: EndToEndResult; inference?: InferenceResult; memory?: MemoryResult };
+  /** When each section was measured (sections kept by --merge keep their time). */
+  measuredAt: Record<string, string>;
   skipped: string[];
 }
 
@@ -95,6 +100,7 @@ export function reportMarkdown(r: BenchReport): string {
   const s = r.sections;
   return [
     `## Measured ${r.started}${r.quick ? ' (--quick: tiny inputs, figures not comparable)' : ''}`,
+    ...(Object.values(r.measuredAt ?? {}).some((t) => t !== r.started) ? ['', `Sections measured at: ${Object.entries(r.measuredAt).map(([k, t]) => `${k} ${t}`).join(', ')}.`] : []),
     '',
     `${m.cpus} x ${m.cpuModel}, ${m.memoryGiB} GiB, Linux ${m.kernel}; node ${m.node}, onnxruntime-node ${m.onnxruntimeNode}, DCMTK ${m.dcmtk}, Orthanc ${m.orthanc}, python3-torch ${m.pythonTorch}. Load average ${r.loadAverageAtStart.join(' / ')} at the start, ${r.loadAverageAtEnd.join(' / ')} at the end (1 / 5 / 15 min): the machine is shared, so only figures of the same run compare.`,
     '',
@@ -124,7 +130,7 @@ async function main(): Promise<void> {
   mkdirSync(work, { recursive: true });
   mkdirSync(args.cache, { recursive: true });
   const q = args.quick;
-  const report: BenchReport = { started: started.toISOString(), finished: '', quick: q, machine: machine(), loadAverageAtStart: loadAverage(), loadAverageAtEnd: [0, 0, 0], sections: {}, skipped: [] };
+  const report: BenchReport = { started: started.toISOString(), finished: '', quick: q, machine: machine(), loadAverageAtStart: loadAverage(), loadAverageAtEnd: [0, 0, 0], sections: {}, measuredAt: {}, skipped: [] };
   console.log(`bench${q ? ' --quick' : ''}: ${report.machine.cpus} x ${report.machine.cpuModel}, load average ${report.loadAverageAtStart.join(' / ')}`);
   try {
     if (args.only.includes('ingest')) {
@@ -151,13 +157,24 @@ async function main(): Promise<void> {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
-  report.skipped = SECTIONS.filter((s) => !args.only.includes(s));
+  for (const k of Object.keys(report.sections)) report.measuredAt[k] = report.started;
   report.finished = new Date().toISOString();
   report.loadAverageAtEnd = loadAverage();
   const out = args.out ?? (q ? path.join(REPO, 'bench', 'reports') : path.join(REPO, 'docs'));
   mkdirSync(out, { recursive: true });
+  const jsonFile = path.join(out, 'benchmarks.json');
+  if (args.merge && existsSync(jsonFile)) {
+    const old = JSON.parse(readFileSync(jsonFile, 'utf8')) as BenchReport;
+    for (const [k, v] of Object.entries(old.sections)) {
+      if (!(k in report.sections)) {
+        (report.sections as Record<string, unknown>)[k] = v;
+        report.measuredAt[k] = old.measuredAt?.[k] ?? old.started;
+      }
+    }
+  }
+  report.skipped = ['ingest', 'endToEnd', 'inference', 'memory'].filter((k) => !(k in report.sections));
   const md = reportMarkdown(report);
-  writeFileSync(path.join(out, 'benchmarks.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
   writeMarkdown(path.join(out, 'benchmarks.md'), md);
   console.log(`report: ${path.join(out, 'benchmarks.md')} and benchmarks.json (${((Date.now() - started.getTime()) / 1000).toFixed(0)} s)`);
 }
