@@ -151,7 +151,7 @@ export function torchAvailable(): Promise<boolean> {
 
 async function referenceNetworks(cache: string, threads: number, batches: number[], quick: boolean, tunings: Record<string, SessionTuning>, gpu: boolean): Promise<InferenceResult['reference']> {
   if (!(await torchAvailable())) return { measured: false, note: 'not measured: python3-torch / python3-torchvision not installed (bench/setup.sh installs them)', tunings, rows: [] };
-  const py = await runPython([path.join(REPO, 'bench', 'reference-nets.py'), '--cache', path.join(cache, 'onnx'), '--threads', String(threads), '--batches', batches.join(','), '--budget', quick ? '0.5' : '6', ...(quick ? ['--quick'] : [])]);
+  const py = await runPython([path.join(REPO, 'bench', 'reference-nets.py'), '--cache', path.join(cache, 'onnx'), '--threads', String(threads), '--batches', batches.join(','), '--budget', quick ? '0.5' : '6', ...(quick ? ['--quick'] : []), ...(process.env.BENCH_REFERENCE_NETS ? ['--only', process.env.BENCH_REFERENCE_NETS] : [])]);
   if (py.code !== 0) return { measured: false, note: `not measured: reference-nets.py failed: ${py.stderr.slice(-500)}`, tunings, rows: [] };
   const t = JSON.parse(py.stdout) as TorchOutput;
   const rows: ReferenceRow[] = [];

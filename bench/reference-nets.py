@@ -192,6 +192,7 @@ def main():
     ap.add_argument("--budget", type=float, default=6.0, help="seconds of timed runs per network and batch (at least 2 runs)")
     ap.add_argument("--max-runs", type=int, default=10)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--only", default="", help="comma-separated network names (default: all)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.set_num_interop_threads(1)
@@ -199,7 +200,10 @@ def main():
     os.makedirs(a.cache, exist_ok=True)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "networks": []}
     batches = [int(b) for b in a.batches.split(",")]
+    only = [n for n in a.only.split(",") if n]
     for name, make, shape in networks(a.quick):
+        if only and name not in only:
+            continue
         model = make().eval()
         f = os.path.join(a.cache, f"{name}.onnx")
         t0 = time.perf_counter()
