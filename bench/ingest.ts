@@ -1,146 +1,157 @@
 /**
- * Ingest benchmark: C-STORE throughput of the node (durable: fsync file + directory, indexed) against
- * DCMTK's storescp (no fsync) on the same files, same machine, same run; storescu sends both, with
- * TCP_NODELAY=1. Reports instances/s, the ratio and peak RSS.
+ * Ingest: C-STORE throughput with 1 and 4 parallel storescu senders into the node (durable: fdatasync file +
+ * directory fsync before each Success, indexed), DCMTK storescp (files, no fsync) and Debian Orthanc (its
+ * defaults) on the same files, in the same run, interleaved per repetition. The node runs as its own process
+ * (its RSS is its own). Optionally one more node variant (`variants`) for before/after comparisons.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, rmSync, mkdirSync } from 'node:fs';
-import net from 'node:net';
-import os from 'node:os';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
-import { loadConfig } from '../src/config/load';
-import { startNode } from '../src/node';
-import { silentLogger } from '../src/logging/logger';
-import { runTool } from '../test/helpers/dicom-peers';
+import { startOrthanc } from '../test/helpers/orthanc';
+import { countRows, median, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage } from './common';
+
+export interface IngestVariant {
+  name: string;
+  env?: NodeJS.ProcessEnv;
+  config?: Record<string, unknown>;
+}
+
+export interface IngestRow {
+  senders: number;
+  receiver: string;
+  instPerSec: number[];
+  median: number;
+  peakRssMb: number;
+}
 
 export interface IngestBenchResult {
-  name: 'ingest';
   instances: number;
   instanceBytes: number;
   repetitions: number;
-  nodeInstPerSec: number[];
-  storescpInstPerSec: number[];
-  ratio: number;
-  nodePeakRssMb: number;
-  storescpPeakRssMb: number;
-  fsync: boolean;
+  loadAverage: [number, number, number];
+  rows: IngestRow[];
+  /** node / reference, medians of the same run. */
+  ratios: { senders: number; receiver: string; reference: string; ratio: number }[];
+  orthanc: { available: boolean; note?: string };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function timeStorescu(port: number, aec: string, dir: string): Promise<number> {
-  const t0 = process.hrtime.bigint();
-  const r = await runTool('storescu', ['-aet', 'BENCH', '-aec', aec, '+sd', '+r', '127.0.0.1', String(port), dir], 600000);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.code !== 0) throw new Error(`storescu failed: ${r.output.slice(-500)}`);
-  return seconds;
-}
-
-async function runNode(dir: string, count: number, fsync: boolean): Promise<{ rate: number; peakRss: number }> {
-  const dataDir = path.join(os.tmpdir(), `npcai-bench-node-${process.pid}`);
-  rmSync(dataDir, { recursive: true, force: true });
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      dataDir,
-      dimse: { port: 0, host: '127.0.0.1', allowUnknownSources: true },
-      http: { port: 0, host: '127.0.0.1', adminToken: 'bench-token-0123456789' },
-      storage: { fsync, freeSpaceWatermarkMb: 0 },
-      models: { executionProviders: ['cpu'] },
-    },
-  });
-  const node = await startNode(config, { logger: silentLogger() });
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 50);
+async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant): Promise<{ rate: number; peak: number }> {
+  const node = await startNodeChild(work, { models: { dir: path.join(work, 'no-models') }, ...(variant.config ?? {}) }, variant.env);
   try {
-    const seconds = await timeStorescu(node.dimsePort, 'NPCAI', dir);
-    const stored = (node.db.prepare('SELECT count(*) AS n FROM instances').get() as { n: number }).n;
-    if (stored !== count) throw new Error(`node stored ${stored} of ${count}`);
-    return { rate: count / seconds, peakRss: peak };
+    const rss = sampleRss(node.pid, 50);
+    const seconds = await sendParallel(node.dimsePort, 'NPCAI', dirs);
+    const { peak } = rss.stop();
+    const stored = countRows(node.dataDir, 'SELECT count(*) AS n FROM instances');
+    if (stored !== count) throw new Error(`node stored ${stored} of ${count} instances`);
+    return { rate: count / seconds, peak };
   } finally {
-    clearInterval(timer);
     await node.stop();
-    rmSync(dataDir, { recursive: true, force: true });
   }
 }
 
-async function runStorescp(dir: string, count: number): Promise<{ rate: number; peakRss: number }> {
-  const out = path.join(os.tmpdir(), `npcai-bench-storescp-${process.pid}`);
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(out, { recursive: true });
-  const port = await freePort();
-  const child = spawn('storescp', ['--output-directory', out, '-aet', 'STORESCP', String(port)], { env: { ...process.env, TCP_NODELAY: '1' }, stdio: 'ignore' });
+async function storescpRun(work: string, dirs: string[], count: number): Promise<{ rate: number; peak: number }> {
+  const scp = await startStorescp(path.join(work, 'storescp-out'));
   try {
-    for (let i = 0; i < 50; i++) {
-      const ok = await new Promise<boolean>((r) => {
-        const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-        s.on('error', () => r(false));
-      });
-      if (ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const seconds = await timeStorescu(port, 'STORESCP', dir);
-    let peak = 0;
-    try {
-      const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-      peak = m ? Number(m[1]) * 1024 : 0;
-    } catch {
-      /* not Linux */
-    }
-    return { rate: count / seconds, peakRss: peak };
+    const rss = sampleRss(scp.child.pid!, 50);
+    const seconds = await sendParallel(scp.port, scp.aeTitle, dirs);
+    return { rate: count / seconds, peak: rss.stop().peak };
   } finally {
-    child.kill('SIGTERM');
-    rmSync(out, { recursive: true, force: true });
+    scp.stop();
+    rmSync(scp.dir, { recursive: true, force: true });
   }
 }
 
-export async function benchIngest(opts: { instances?: number; repetitions?: number; fsync?: boolean } = {}): Promise<IngestBenchResult> {
-  const instances = opts.instances ?? Number(process.env.BENCH_INGEST_INSTANCES ?? 400);
-  const repetitions = opts.repetitions ?? Number(process.env.BENCH_REPETITIONS ?? 3);
-  const fsync = opts.fsync ?? true;
-  const dir = path.join(os.tmpdir(), `npcai-bench-files-${process.pid}`);
-  rmSync(dir, { recursive: true, force: true });
-  // 512x512 16-bit: 0.5 MB per instance; three series.
-  const study = writeMrStudy(dir, { slices: Math.ceil(instances / 3), rows: 512, columns: 512, name: 'bench' });
-  const files = study.files.length;
+async function orthancRun(dirs: string[], count: number): Promise<{ rate: number; peak: number }> {
+  const o = await startOrthanc();
+  try {
+    const pid = o.pid;
+    const rss = pid ? sampleRss(pid, 50) : undefined;
+    const seconds = await sendParallel(o.dicomPort, o.aeTitle, dirs);
+    return { rate: count / seconds, peak: rss?.stop().peak ?? 0 };
+  } finally {
+    await o.cleanup();
+  }
+}
+
+export async function benchIngest(opts: { work: string; instances: number; repetitions: number; senders: number[]; orthanc: boolean; variants?: IngestVariant[] }): Promise<IngestBenchResult> {
+  const filesDir = path.join(opts.work, 'ingest-files');
+  rmSync(filesDir, { recursive: true, force: true });
+  // 512 x 512 16-bit: 0.5 MB per instance; three series.
+  const study = writeMrStudy(filesDir, { slices: Math.ceil(opts.instances / 3), rows: 512, columns: 512, name: 'bench' });
+  const count = study.files.length;
   const instanceBytes = readFileSync(study.files[0]!).length;
-  const nodeRates: number[] = [];
-  const scpRates: number[] = [];
-  let nodePeak = 0;
-  let scpPeak = 0;
+  const variants: IngestVariant[] = opts.variants ?? [{ name: 'node' }];
+  const rates = new Map<string, number[]>();
+  const peaks = new Map<string, number>();
+  const push = (k: string, r: { rate: number; peak: number }) => {
+    rates.set(k, [...(rates.get(k) ?? []), r.rate]);
+    peaks.set(k, Math.max(peaks.get(k) ?? 0, r.peak));
+  };
+  let orthancNote: string | undefined;
+  let orthancOk = opts.orthanc;
   try {
-    for (let rep = 0; rep < repetitions; rep++) {
-      const n = await runNode(dir, files, fsync);
-      nodeRates.push(n.rate);
-      nodePeak = Math.max(nodePeak, n.peakRss);
-      const s = await runStorescp(dir, files);
-      scpRates.push(s.rate);
-      scpPeak = Math.max(scpPeak, s.peakRss);
-      process.stdout.write(`  ingest rep ${rep + 1}: node ${n.rate.toFixed(0)} inst/s, storescp ${s.rate.toFixed(0)} inst/s\n`);
+    for (const n of opts.senders) {
+      const dirs = splitForSenders(study.files, n, path.join(opts.work, `ingest-senders-${n}`));
+      for (let rep = 0; rep < opts.repetitions; rep++) {
+        const line: string[] = [];
+        // The order of the node variants alternates per repetition: the second of two back-to-back runs was
+        // measured faster whichever it was (page cache, CPU frequency), which an unalternated order reads as a gain.
+        for (const v of rep % 2 ? [...variants].reverse() : variants) {
+          const r = await nodeRun(opts.work, dirs, count, v);
+          push(`${n}|${v.name}`, r);
+          line.push(`${v.name} ${r.rate.toFixed(0)}`);
+        }
+        const s = await storescpRun(opts.work, dirs, count);
+        push(`${n}|storescp`, s);
+        line.push(`storescp ${s.rate.toFixed(0)}`);
+        if (orthancOk) {
+          try {
+            const o = await orthancRun(dirs, count);
+            push(`${n}|orthanc`, o);
+            line.push(`orthanc ${o.rate.toFixed(0)}`);
+          } catch (e) {
+            orthancOk = false;
+            orthancNote = `Orthanc not measured: ${e instanceof Error ? e.message : String(e)}`;
+          }
+        }
+        console.log(`  ingest ${n} sender(s) rep ${rep + 1}: ${line.join(', ')} inst/s (load ${loadAverage()[0]})`);
+      }
+      rmSync(path.dirname(dirs[0]!), { recursive: true, force: true });
     }
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(filesDir, { recursive: true, force: true });
   }
-  const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
-  return {
-    name: 'ingest',
-    instances: files,
-    instanceBytes,
-    repetitions,
-    nodeInstPerSec: nodeRates,
-    storescpInstPerSec: scpRates,
-    ratio: median(nodeRates) / median(scpRates),
-    nodePeakRssMb: nodePeak / 1048576,
-    storescpPeakRssMb: scpPeak / 1048576,
-    fsync,
-  };
+  const rows: IngestRow[] = [];
+  for (const [k, v] of rates) {
+    const [senders, receiver] = k.split('|') as [string, string];
+    rows.push({ senders: Number(senders), receiver, instPerSec: v, median: median(v), peakRssMb: (peaks.get(k) ?? 0) / 1048576 });
+  }
+  const ratios: IngestBenchResult['ratios'] = [];
+  for (const n of opts.senders) {
+    for (const v of variants) {
+      const node = rows.find((r) => r.senders === n && r.receiver === v.name)!;
+      for (const ref of ['storescp', 'orthanc']) {
+        const rr = rows.find((r) => r.senders === n && r.receiver === ref);
+        if (rr) ratios.push({ senders: n, receiver: v.name, reference: ref, ratio: node.median / rr.median });
+      }
+    }
+  }
+  return { instances: count, instanceBytes, repetitions: opts.repetitions, loadAverage: loadAverage(), rows, ratios, orthanc: { available: orthancOk, ...(orthancNote ? { note: orthancNote } : {}) } };
+}
+
+export function ingestMarkdown(r: IngestBenchResult): string {
+  const f = (a: number[]) => a.map((x) => x.toFixed(0)).join(', ');
+  return [
+    `### Ingest (C-STORE, storescu senders, ${r.instances} instances of ${(r.instanceBytes / 1048576).toFixed(2)} MB, ${r.repetitions} repetition(s), load average ${r.loadAverage.join(' / ')})`,
+    '',
+    '| senders | receiver | inst/s per repetition | median | peak RSS |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.senders} | ${x.receiver} | ${f(x.instPerSec)} | ${x.median.toFixed(0)} | ${x.peakRssMb.toFixed(0)} MiB |`),
+    '',
+    '| senders | node | / reference | ratio (medians, same run) |',
+    '| --- | --- | --- | --- |',
+    ...r.ratios.map((x) => `| ${x.senders} | ${x.receiver} | ${x.reference} | **${x.ratio.toFixed(2)}x** |`),
+    '',
+    ...(r.orthanc.note ? [r.orthanc.note, ''] : []),
+  ].join('\n');
 }

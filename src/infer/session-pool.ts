@@ -142,12 +142,32 @@ export class NoExecutionProviderError extends Error {
   }
 }
 
+/**
+ * ONNX Runtime CPU tuning. Every field is optional; absent ones keep ONNX Runtime's own default (intra-op
+ * threads: one per physical core; memory arena on; sequential execution), except the graph optimisation
+ * level, 'all' unless given.
+ */
+export interface SessionTuning {
+  /** Threads inside one operator (0 or absent: ONNX Runtime's default, one per physical core). */
+  intraOpThreads?: number;
+  /** Threads across operators (only with executionMode 'parallel'). */
+  interOpThreads?: number;
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** The CPU memory arena (faster allocation, memory kept for reuse). */
+  memoryArena?: boolean;
+  executionMode?: 'sequential' | 'parallel';
+}
+
 /** Session options per provider; a site can tune them here (e.g. device ids). */
-function sessionOptions(provider: ExecutionProvider): ort.InferenceSession.SessionOptions {
+export function sessionOptions(provider: ExecutionProvider, tuning: SessionTuning = {}): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: [provider],
-    graphOptimizationLevel: 'all',
+    graphOptimizationLevel: tuning.graphOptimizationLevel ?? 'all',
     logSeverityLevel: 3,
+    ...(tuning.intraOpThreads ? { intraOpNumThreads: tuning.intraOpThreads } : {}),
+    ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
+    ...(tuning.memoryArena !== undefined ? { enableCpuMemArena: tuning.memoryArena } : {}),
+    ...(tuning.executionMode ? { executionMode: tuning.executionMode } : {}),
   };
 }
 
@@ -160,12 +180,13 @@ export async function createModelSession(
   modelPath: string,
   providers: readonly ExecutionProvider[],
   logger: Logger,
+  tuning: SessionTuning = {},
 ): Promise<ModelSession> {
   const attempts: ProviderAttempt[] = [];
   for (let i = 0; i < providers.length; i++) {
     const provider = providers[i]!;
     try {
-      const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider));
+      const session = await ort.InferenceSession.create(modelPath, sessionOptions(provider, tuning));
       attempts.push({ provider, ok: true });
       logger.info(`model ${modelId}: execution provider ${provider}`, { modelId, provider, tried: attempts.map((a) => a.provider) });
       return new ModelSession(modelId, session, provider, attempts);

@@ -57,6 +57,8 @@ export interface Orthanc {
   dicomWebUrl: string;
   dir: string;
   readonly running: boolean;
+  /** The running Orthanc's process id (for RSS sampling in the bench), undefined when not running. */
+  readonly pid: number | undefined;
   start(): Promise<void>;
   /** SIGTERM (Orthanc takes ~2-3 s to stop its threads), SIGKILL after 5 s; `{ kill: true }` kills at once. */
   stop(opts?: { kill?: boolean }): Promise<void>;
@@ -148,6 +150,9 @@ async function createOrthanc(opts: OrthancOptions): Promise<Orthanc> {
     dir,
     get running() {
       return child !== undefined && child.exitCode === null && child.signalCode === null;
+    },
+    get pid() {
+      return o.running ? child?.pid : undefined;
     },
     async start() {
       if (o.running) return;
