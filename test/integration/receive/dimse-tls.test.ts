@@ -193,17 +193,18 @@ describe('DICOM TLS and HTTPS against DCMTK', function () {
 
   it('sends STOW-RS to an https DICOMweb server signed by a site CA (caFile), and refuses it without', async () => {
     let received = 0;
+    const sc = makeSecondaryCapture();
     const server = https.createServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (req, res) => {
       req.on('data', (c: Buffer) => (received += c.length));
       req.on('end', () => {
+        // A PS3.18 store response that lists the instance (delivery counts only what the response lists).
         res.writeHead(200, { 'content-type': 'application/dicom+json' });
-        res.end('{}');
+        res.end(JSON.stringify({ '00081199': { vr: 'SQ', Value: [{ '00081155': { vr: 'UI', Value: [sc.sopInstanceUid] } }] } }));
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     try {
       const url = `https://127.0.0.1:${(server.address() as { port: number }).port}/dicom-web`;
-      const sc = makeSecondaryCapture();
       const file = path.join(work.dir, `${sc.sopInstanceUid}.dcm`);
       writeFileSync(file, sc.data);
       const files = [{ path: file, sopInstanceUid: sc.sopInstanceUid, sopClassUid: sc.sopClassUid }];
