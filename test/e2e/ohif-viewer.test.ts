@@ -8,7 +8,7 @@
  * - a heat-map Secondary Capture with real pixels.
  * The SEG also comes back from Orthanc unchanged (same dataset as the node wrote).
  * One Orthanc, one node and one browser serve every case. Skips (saying why) when chromium or the OHIF dist is
- * missing (scripts/ensure-viewer.sh installs them). Screenshots go to $OHIF_SCREENSHOT_DIR (docs/images when
+ * missing (scripts/ensure-viewer.sh installs them). Screenshots go to $SCREENSHOT_DIR or $OHIF_SCREENSHOT_DIR (docs/images when
  * renewing the committed ones), else to a temp dir.
  */
 import assert from 'node:assert/strict';
@@ -24,7 +24,8 @@ import { startTestNode, type TestNode } from '../helpers/test-node';
 import { tempDir } from '../helpers/temp-dir';
 import { waitFor } from '../helpers/wait-for';
 
-const SHOTS = process.env.OHIF_SCREENSHOT_DIR ? path.resolve(process.env.OHIF_SCREENSHOT_DIR) : mkdtempSync(path.join(os.tmpdir(), 'npcai-ohif-shots-'));
+const SHOTS_DIR = process.env.SCREENSHOT_DIR ?? process.env.OHIF_SCREENSHOT_DIR;
+const SHOTS = SHOTS_DIR ? path.resolve(SHOTS_DIR) : mkdtempSync(path.join(os.tmpdir(), 'npcai-ohif-shots-'));
 const FIXTURE_MODELS = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'models');
 const SEED = 4246;
 

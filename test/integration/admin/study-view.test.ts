@@ -3,11 +3,12 @@
  * study (CPU, tiny fixture models) and delivered it to DCMTK storescp (and to a destination that is down):
  * search by accession number / study date / UID, heat maps as PNG, PatientName only when turned on,
  * force-complete (200 / 404 / 409, the analysis job created), and a headless-Chromium screenshot of the page
- * (docs/images/web-study-view.png).
+ * (web-study-view.png under $SCREENSHOT_DIR, e.g. docs/images).
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { startTestNode, TEST_TOKEN, type TestNode } from '../../helpers/test-node';
@@ -21,7 +22,11 @@ import { personNameText } from '../../../src/admin/routes/patient-name';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const FIXTURE_MODELS = path.join(ROOT, 'test', 'fixtures', 'models');
-const SCREENSHOT = path.join(ROOT, 'docs', 'images', 'web-study-view.png');
+/** docs/images when SCREENSHOT_DIR=docs/images is set (to renew the committed pictures), else a temp dir: a test run never rewrites tracked files. */
+const SCREENSHOT = path.join(
+  process.env.SCREENSHOT_DIR ? path.resolve(process.env.SCREENSHOT_DIR) : mkdtempSync(path.join(os.tmpdir(), 'npcai-web-shots-')),
+  'web-study-view.png',
+);
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 type Json = any;
