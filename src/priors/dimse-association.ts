@@ -10,12 +10,15 @@ import { Client, association as assoc, requests, type responses } from 'dcmjs-di
 import { quietDimseLibrary } from '../deliver/dimse-library';
 import { statusCategory } from '../dicom/status';
 import { errorText } from './prior-types';
+import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
 
 export interface DimseTarget {
   host: string;
   port: number;
   calledAeTitle: string;
   callingAeTitle: string;
+  /** DICOM TLS to the PACS (the destination's `tls`, BCP 195 as for delivery). */
+  tls?: ClientTlsFiles;
 }
 
 export interface DimseExchangeOptions {
@@ -109,6 +112,7 @@ export function exchange(target: DimseTarget, request: AnyRequest, opts: DimseEx
         connectTimeout: responseMs,
         associationTimeout: responseMs,
         pduTimeout: responseMs,
+        ...(target.tls ? { securityOptions: clientSecurityOptions(target.tls) } : {}),
       });
       // dcmjs-dimse 0.3.3's Client does not pass a peer's A-ABORT on (no event, socket left open until the
       // PDU timeout): listen on its network directly and end the exchange at once.

@@ -196,7 +196,7 @@ export class PriorRetrieval extends EventEmitter {
     const common = { responseTimeoutSeconds: limits.responseTimeoutSeconds, signal };
     const dimse: DimseTarget | undefined =
       source.type === 'dimse'
-        ? { host: source.host, port: source.port, calledAeTitle: source.aeTitle, callingAeTitle: source.callingAeTitle ?? current.calledAeTitle }
+        ? { host: source.host, port: source.port, calledAeTitle: source.aeTitle, callingAeTitle: source.callingAeTitle ?? current.calledAeTitle, ...(source.tls ? { tls: source.tls } : {}) }
         : undefined;
 
     let attempt = 0;

@@ -3,6 +3,7 @@
  * analysis, paper 001): the patient and study the node holds, the studies a PACS answers with, where to ask,
  * and the typed outcome whose message reads as a "not assessable" reason.
  */
+import type { ClientTlsFiles } from '../dicom/tls-profile';
 
 /** The study that completed on the node: whose prior is wanted. Attribute names keep their DICOM keywords. */
 export interface CurrentStudy {
@@ -46,6 +47,8 @@ export type PriorSource =
        * title, host, port of the node's DIMSE listener). 'c-get': stores arrive on the same association.
        */
       retrieve?: 'c-move' | 'c-get';
+      /** DICOM TLS to the PACS (the destination's `tls`). */
+      tls?: ClientTlsFiles;
     }
   | {
       type: 'dicomweb';
