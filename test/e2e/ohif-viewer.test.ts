@@ -27,6 +27,8 @@ import { waitFor } from '../helpers/wait-for';
 const SHOTS_DIR = process.env.SCREENSHOT_DIR ?? process.env.OHIF_SCREENSHOT_DIR;
 const SHOTS = SHOTS_DIR ? path.resolve(SHOTS_DIR) : mkdtempSync(path.join(os.tmpdir(), 'npcai-ohif-shots-'));
 const FIXTURE_MODELS = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'models');
+/** The tiny fixture models by default (fast); VIEWER_MODELS_DIR=models renders the committed pictures with the shipped ones. */
+const MODELS_DIR = process.env.VIEWER_MODELS_DIR ? path.resolve(process.env.VIEWER_MODELS_DIR) : FIXTURE_MODELS;
 const SEED = 4246;
 
 /** Pixels of a PNG that are clearly red (the GTV segment's colour) or yellow (GTVln). */
@@ -68,7 +70,7 @@ describe('OHIF viewer shows what the node returned to the PACS (PACS -> node -> 
     for (const f of await study.files()) await orthancUpload(orthanc, readFileSync(f));
     const o = orthanc;
     node = await startTestNode({
-      models: { dir: FIXTURE_MODELS },
+      models: { dir: MODELS_DIR },
       sources: [{ aeTitle: 'ORTHANC', host: '127.0.0.1' }],
       destinations: [{ name: 'pacs', type: 'dimse', aeTitle: 'ORTHANC', host: '127.0.0.1', port: o.dicomPort }],
       localAeTitles: [{ aeTitle: 'NPCAI', destinations: ['pacs'], completion: { quietSeconds: 1, forceCompleteSeconds: 30 } }],

@@ -96,7 +96,8 @@ export const Npc = {
   PredictedAjccStageGroup: npc('NPC-STAGE', 'Predicted AJCC stage group'),
   AjccStageIII: npc('NPC-STAGE-III', 'AJCC stage III'),
   AjccStageIVa: npc('NPC-STAGE-IVA', 'AJCC stage IVa'),
-  ProbabilityOfPredictedStage: npc('NPC-STAGE-P', 'Probability of predicted stage'),
+  /** The networks' probability of stage IVa (the positive class), whichever stage is predicted. */
+  ProbabilityOfStageIVa: npc('NPC-STAGE-P', 'Probability of AJCC stage IVa'),
   DmfsRiskScore: npc('NPC-DMFS-SCORE', 'DMFS risk score'),
   DmfsRiskGroup: npc('NPC-DMFS-GROUP', 'DMFS risk group'),
   MsomRiskScore: npc('NPC-MSOM-SCORE', 'MSOM risk score'),

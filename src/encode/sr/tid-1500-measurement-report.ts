@@ -200,7 +200,7 @@ type ResultItems = { measurements: ContentItem[]; evaluations: ContentItem[] };
  */
 const SR_RESULT_ITEMS: Record<AnalysisId, (result: AssessedResult) => ResultItems> = {
   stage: (result) => ({
-    measurements: [numItem('CONTAINS', Npc.ProbabilityOfPredictedStage, result.probability, Ucum.NoUnits)],
+    measurements: [numItem('CONTAINS', Npc.ProbabilityOfStageIVa, result.probability, Ucum.NoUnits)],
     evaluations: [codeItem('CONTAINS', Npc.PredictedAjccStageGroup, stageConcept(result.value))],
   }),
   dmfs: (result) => ({

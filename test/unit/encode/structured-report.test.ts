@@ -71,7 +71,7 @@ describe('encodeStructuredReport', () => {
     const stage = group(dataset, 'AJCC stage');
     const code = child(stage, 'Predicted AJCC stage group')!.ConceptCodeSequence as { CodeMeaning: string }[];
     assert.equal(code[0]!.CodeMeaning, 'AJCC stage IVa');
-    const num = (child(stage, 'Probability of predicted stage')!.MeasuredValueSequence as NaturalDataset[])[0]!;
+    const num = (child(stage, 'Probability of AJCC stage IVa')!.MeasuredValueSequence as NaturalDataset[])[0]!;
     assert.ok(String(num.NumericValue).length <= 16);
     assert.equal(num.FloatingPointValue, 0.8734519283746152);
     const dmfs = group(dataset, 'DMFS risk');
@@ -156,7 +156,7 @@ describe('encodeStructuredReport', () => {
     const stage = group(dataset, 'AJCC stage');
     assert.equal(child(stage, 'Image Region'), undefined, 'no group-level SCOORD (the adapters read the first NUM)');
     const firstNum = stage.ContentSequence!.find((i) => i.ValueType === 'NUM')!;
-    assert.equal(meaning(firstNum), 'Probability of predicted stage');
+    assert.equal(meaning(firstNum), 'Probability of AJCC stage IVa');
     const scoord = firstNum.ContentSequence!.find((i) => i.ValueType === 'SCOORD')!;
     assert.equal(scoord.RelationshipType, 'INFERRED FROM');
     assert.equal(scoord.ConceptNameCodeSequence, undefined, 'TID 320 SCOORD: no concept name');
