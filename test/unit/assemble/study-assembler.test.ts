@@ -11,6 +11,7 @@ import { FakeClock } from '../../helpers/fake-clock';
 import { indexSeries, indexInstance, makeInstance } from '../../helpers/instance-seam';
 import type { InstanceStoredEvent } from '../../../src/store/instance-types';
 import { tempDir } from '../../helpers/temp-dir';
+import { unexpectedErrorCounts } from '../../../src/util/unexpected-errors';
 
 const STUDY = '1.2.826.0.1.3680043.8.498.1001';
 const S = 1000;
@@ -374,6 +375,26 @@ describe('StudyAssembler', () => {
     r.send('t1', 4);
     r.clock.advance(21 * S);
     assert.equal(analysisJobs(r).length, 1);
+  });
+
+  it('counts a database error its timer meets (e.g. SQLITE_BUSY), retries, and completes once the database answers', () => {
+    const assemblerErrors = () => unexpectedErrorCounts().find(([where]) => where === 'assembler')?.[1] ?? 0;
+    r = rig();
+    const studies = r.assembler.studies as unknown as { markComplete: (...a: unknown[]) => boolean };
+    const real = studies.markComplete.bind(studies);
+    let busy = 1;
+    studies.markComplete = (...a: unknown[]) => {
+      if (busy-- > 0) throw Object.assign(new Error('database is locked'), { code: 'SQLITE_BUSY' });
+      return real(...a);
+    };
+    const before = assemblerErrors();
+    r.send('t1', 1);
+    r.send('t2', 2);
+    r.send('ce-t1', 3);
+    r.clock.advance(21 * S);
+    assert.equal(assemblerErrors(), before + 1, 'the failed decision is counted for /metrics');
+    r.clock.advance(60 * S);
+    assert.equal(analysisJobs(r).length, 1, 'decided again later: exactly one job');
   });
 
   it('stop() clears every timer so nothing completes afterwards', () => {
