@@ -9,8 +9,8 @@
 import { Client, association as assoc, requests, type responses } from 'dcmjs-dimse';
 import { quietDimseLibrary } from '../deliver/dimse-library';
 import { statusCategory } from '../dicom/status';
-import { errorText } from './prior-types';
 import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
+import { errorMessage } from '../util/error-message';
 
 export interface DimseTarget {
   host: string;
@@ -126,7 +126,7 @@ export function exchange(target: DimseTarget, request: AnyRequest, opts: DimseEx
       opts.onClient?.(client);
       armWatchdog();
     } catch (e) {
-      out.error = `cannot start the association: ${errorText(e)}`;
+      out.error = `cannot start the association: ${errorMessage(e)}`;
       finish();
     }
   });

@@ -9,7 +9,9 @@ import { requests } from 'dcmjs-dimse';
 import { statusCategory } from '../dicom/status';
 import { studyDateRange } from './choose-prior-study';
 import { describeStatus, exchange, type DimseTarget } from './dimse-association';
-import { errorText, priorFailure, type CurrentStudy, type PriorOutcome, type StudyMatch } from './prior-types';
+import { priorFailure, type CurrentStudy, type PriorOutcome, type StudyMatch } from './prior-types';
+import { errorMessage } from '../util/error-message';
+import { dicomwebGet } from './dicomweb-get';
 
 const { CFindRequest } = requests;
 
@@ -103,20 +105,12 @@ export async function findPriorStudiesQido(source: DicomWebSource, current: Curr
   let url: string;
   try {
     url = qidoStudiesUrl(source, current, opts.lookbackDays, opts.maxMatches);
-    assertHttpUrl(url);
   } catch (e) {
-    return priorFailure('not-configured', `the DICOMweb priors source URL is not usable: ${errorText(e)}`);
+    return priorFailure('not-configured', `the DICOMweb priors source URL is not usable: ${errorMessage(e)}`);
   }
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { accept: 'application/dicom+json', ...(source.authorization ? { authorization: source.authorization } : {}) },
-      redirect: 'manual',
-      signal: timeoutSignal(opts.responseTimeoutSeconds, opts.signal),
-    });
-  } catch (e) {
-    return priorFailure('pacs-unreachable', `the DICOMweb server ${new URL(url).host} could not be reached (${causeText(e)})`, true);
-  }
+  const got = await dicomwebGet(source, url, 'application/dicom+json', opts);
+  if (!got.ok) return got.outcome;
+  const res = got.res;
   if (res.status === 204) return { ok: true, matches: [] };
   if (res.status >= 300 && res.status < 400) {
     await res.body?.cancel();
@@ -131,7 +125,7 @@ export async function findPriorStudiesQido(source: DicomWebSource, current: Curr
   try {
     body = await res.json();
   } catch (e) {
-    return priorFailure('query-failed', `the QIDO-RS answer is not DICOM JSON (${errorText(e)})`);
+    return priorFailure('query-failed', `the QIDO-RS answer is not DICOM JSON (${errorMessage(e)})`);
   }
   if (!Array.isArray(body)) return priorFailure('query-failed', 'the QIDO-RS answer is not a JSON array of studies');
   const matches = body.map((item) => studyMatchFromDicomJson(item)).filter((m): m is StudyMatch => m !== undefined);
@@ -159,25 +153,6 @@ export function studyMatchFromDicomJson(item: unknown): StudyMatch | undefined {
     ModalitiesInStudy: strs(j['00080061']?.Value),
     NumberOfStudyRelatedInstances: num(first('00201208')),
   });
-}
-
-/** Throws unless the URL is http: or https:. */
-export function assertHttpUrl(url: string): void {
-  const p = new URL(url).protocol;
-  if (p !== 'http:' && p !== 'https:') throw new Error(`only http and https URLs are allowed (got ${p})`);
-}
-
-export function timeoutSignal(seconds: number, outer?: AbortSignal): AbortSignal {
-  const t = AbortSignal.timeout(seconds * 1000);
-  return outer ? AbortSignal.any([t, outer]) : t;
-}
-
-/** fetch's "fetch failed" hides the reason in `cause`. */
-export function causeText(e: unknown): string {
-  if (e instanceof Error && e.name === 'TimeoutError') return 'no answer in time';
-  const cause = e instanceof Error ? (e as Error & { cause?: unknown }).cause : undefined;
-  const code = (cause as { code?: string } | undefined)?.code;
-  return code ?? (cause instanceof Error ? cause.message : errorText(e));
 }
 
 function str(v: unknown): string | undefined {

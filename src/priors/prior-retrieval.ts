@@ -22,7 +22,6 @@ import type { DimseTarget } from './dimse-association';
 import { findPriorStudiesDimse, findPriorStudiesQido, type FindOutcome } from './find-prior-studies';
 import { retrieveByCGet, retrieveByCMove, retrieveByWado, type RetrieveOutcome } from './retrieve-prior-study';
 import {
-  errorText,
   priorFailure,
   type CurrentStudy,
   type PriorFailureReason,
@@ -33,6 +32,7 @@ import {
   type RetrievedPrior,
   type StudyMatch,
 } from './prior-types';
+import { errorMessage } from '../util/error-message';
 
 export interface PriorQueryEvent {
   source: string;
@@ -104,7 +104,7 @@ export class PriorRetrieval extends EventEmitter {
     timer.unref();
     const entry: Running = { controller, deadlineAt: t0 + deadlineMs, promise: Promise.resolve(undefined as never) };
     entry.promise = this.run(current, cfg, controller.signal, deadlineMs)
-      .catch((e): PriorOutcome => priorFailure('retrieval-failed', `the prior study could not be fetched (internal error: ${errorText(e)})`))
+      .catch((e): PriorOutcome => priorFailure('retrieval-failed', `the prior study could not be fetched (internal error: ${errorMessage(e)})`))
       .then((outcome) => {
         clearTimeout(timer);
         entry.outcome = outcome;
@@ -259,7 +259,7 @@ export class PriorRetrieval extends EventEmitter {
       try {
         (l as (e: unknown) => void)(e);
       } catch (err) {
-        this.deps.logger?.error('prior retrieval listener failed', { error: errorText(err) });
+        this.deps.logger?.error('prior retrieval listener failed', { error: errorMessage(err) });
       }
     }
   }

@@ -119,6 +119,3 @@ export function priorFailure(reason: PriorFailureReason, message: string, retrya
   return { ok: false, reason, message, ...(retryable ? { retryable } : {}) };
 }
 
-export function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}

@@ -21,8 +21,10 @@ import { MultipartError, parseContentType, parseMultipart } from '../receive/sto
 import { InstanceStore } from '../store/instance-store';
 import type { SpoolWriter } from '../store/spool-writer';
 import { describeStatus, exchange, type DimseTarget } from './dimse-association';
-import { assertHttpUrl, causeText, timeoutSignal, type DicomWebSource } from './find-prior-studies';
-import { errorText, priorFailure, type PriorOutcome } from './prior-types';
+import type { DicomWebSource } from './find-prior-studies';
+import { causeText, dicomwebGet } from './dicomweb-get';
+import { priorFailure, type PriorOutcome } from './prior-types';
+import { errorMessage } from '../util/error-message';
 
 const { CMoveRequest, CGetRequest } = requests;
 
@@ -174,7 +176,7 @@ function installCGetStoreHandling(client: Client, target: DimseTarget, store: In
       state.refused.push(outcome.reason);
       return answer(outcome.status, outcome.reason);
     })().catch((e) => {
-      state.refused.push(errorText(e));
+      state.refused.push(errorMessage(e));
       const r = CStoreResponse.fromRequest(command);
       r.setStatus(Status.ProcessingFailure);
       callback(r);
@@ -196,21 +198,9 @@ function discardSink(): Writable {
 /** WADO-RS RetrieveStudy; every application/dicom part is stored with `prior: true`. */
 export async function retrieveByWado(source: DicomWebSource, studyInstanceUid: string, store: InstanceStore, opts: RetrieveOptions): Promise<RetrieveOutcome> {
   const url = `${source.url.replace(/\/+$/, '')}/studies/${encodeURIComponent(studyInstanceUid)}`;
-  try {
-    assertHttpUrl(url);
-  } catch (e) {
-    return priorFailure('not-configured', `the DICOMweb priors source URL is not usable: ${errorText(e)}`);
-  }
-  let res: Response;
-  try {
-    res = await fetch(url, {
-      headers: { accept: 'multipart/related; type="application/dicom"; transfer-syntax=*', ...(source.authorization ? { authorization: source.authorization } : {}) },
-      redirect: 'manual',
-      signal: timeoutSignal(opts.responseTimeoutSeconds, opts.signal),
-    });
-  } catch (e) {
-    return priorFailure('pacs-unreachable', `the DICOMweb server ${new URL(url).host} could not be reached for WADO-RS (${causeText(e)})`, true);
-  }
+  const got = await dicomwebGet(source, url, 'multipart/related; type="application/dicom"; transfer-syntax=*', opts, ' for WADO-RS');
+  if (!got.ok) return got.outcome;
+  const res = got.res;
   if (!res.ok || !res.body) {
     await res.body?.cancel();
     const retry = res.status >= 500 || res.status === 408 || res.status === 429;
