@@ -14,6 +14,7 @@ interface Migration {
   sql: string;
 }
 
+/** In id order. Each is applied once, recorded by id in schema_migrations; ids need not be contiguous. */
 const MIGRATIONS: Migration[] = [
   {
     id: 1,
@@ -114,6 +115,37 @@ const MIGRATIONS: Migration[] = [
     `,
   },
   {
+    id: 31,
+    name: 'studies-prior',
+    sql: `
+      -- 1 when the study reception was fetched from a PACS as another study's prior (src/priors): it starts
+      -- no analysis of its own. Persisted so that a restart in the middle of a C-MOVE does not analyse it.
+      ALTER TABLE studies ADD COLUMN prior INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    id: 40,
+    name: 'quarantine',
+    sql: `
+      -- Instances held apart because their patient identity differs from their study's
+      -- (storage.patientIdentityMismatch 'quarantine'): never indexed in instances, never analysed, until an
+      -- admin releases (into the study) or deletes them. path is relative to the data dir.
+      CREATE TABLE quarantine (
+        sop_instance_uid TEXT PRIMARY KEY,
+        sop_class_uid TEXT NOT NULL,
+        study_instance_uid TEXT NOT NULL,
+        series_instance_uid TEXT NOT NULL,
+        called_ae_title TEXT NOT NULL,
+        calling_ae_title TEXT NOT NULL,
+        via TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        received_at TEXT NOT NULL
+      );
+    `,
+  },
+  {
     id: 47,
     name: 'node-settings',
     sql: `
@@ -144,37 +176,6 @@ const MIGRATIONS: Migration[] = [
       -- rows and files are gone; a resend reopens it as a new generation), and when its result files were.
       ALTER TABLE studies ADD COLUMN purged_at TEXT;
       ALTER TABLE studies ADD COLUMN results_purged_at TEXT;
-    `,
-  },
-  {
-    id: 31,
-    name: 'studies-prior',
-    sql: `
-      -- 1 when the study reception was fetched from a PACS as another study's prior (src/priors): it starts
-      -- no analysis of its own. Persisted so that a restart in the middle of a C-MOVE does not analyse it.
-      ALTER TABLE studies ADD COLUMN prior INTEGER NOT NULL DEFAULT 0;
-    `,
-  },
-  {
-    id: 40,
-    name: 'quarantine',
-    sql: `
-      -- Instances held apart because their patient identity differs from their study's
-      -- (storage.patientIdentityMismatch 'quarantine'): never indexed in instances, never analysed, until an
-      -- admin releases (into the study) or deletes them. path is relative to the data dir.
-      CREATE TABLE quarantine (
-        sop_instance_uid TEXT PRIMARY KEY,
-        sop_class_uid TEXT NOT NULL,
-        study_instance_uid TEXT NOT NULL,
-        series_instance_uid TEXT NOT NULL,
-        called_ae_title TEXT NOT NULL,
-        calling_ae_title TEXT NOT NULL,
-        via TEXT NOT NULL,
-        path TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        reason TEXT NOT NULL,
-        received_at TEXT NOT NULL
-      );
     `,
   },
 ];
