@@ -5,13 +5,14 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { freePort, portOpen, startNodeChildProcess, type StartedNodeChild } from '../test/helpers/node-child';
+
+export { freePort };
 
 export const REPO = path.resolve(__dirname, '..', '..');
-const MAIN = path.join(REPO, 'dist', 'src', 'main.js');
 export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
 
 export function median(a: readonly number[]): number {
@@ -36,24 +37,6 @@ export async function waitFor<T>(fn: () => Promise<T | undefined> | T | undefine
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await sleep(everyMs);
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-async function portOpen(port: number): Promise<boolean> {
-  return new Promise((r) => {
-    const s = net.connect(port, '127.0.0.1', () => (s.destroy(), r(true)));
-    s.on('error', () => r(false));
-  });
 }
 
 /** Resident set size of a process in bytes (VmRSS), 0 where /proc is missing. */
@@ -163,20 +146,13 @@ export async function startStorescp(dir: string, aeTitle = 'STORESCP'): Promise<
   };
 }
 
-export interface NodeChild {
-  child: ChildProcess;
-  pid: number;
-  dimsePort: number;
-  httpPort: number;
-  dataDir: string;
-  api(p: string, init?: RequestInit): Promise<Response>;
-  output(): string;
-  stop(): Promise<void>;
-}
+/** The node started by startNodeChild (its pid for RSS and CPU, its ports, api() with the bench token, stop()). */
+export type NodeChild = StartedNodeChild;
 
 /**
  * Starts `node dist/src/main.js` with `config` (merged over config/default.json by the node itself) on a fresh
- * data dir, and waits for /healthz. `env` adds variables (e.g. UV_THREADPOOL_SIZE) for this process only.
+ * data dir, and waits for /healthz and the DIMSE port. `env` adds variables (e.g. UV_THREADPOOL_SIZE) for this
+ * process only.
  */
 export async function startNodeChild(work: string, config: Record<string, unknown>, env: NodeJS.ProcessEnv = {}): Promise<NodeChild> {
   const dataDir = path.join(work, 'data');
@@ -186,58 +162,7 @@ export async function startNodeChild(work: string, config: Record<string, unknow
   const httpPort = await freePort();
   const configFile = path.join(work, 'node-config.json');
   writeFileSync(configFile, JSON.stringify({ storage: { freeSpaceWatermarkMb: 0 }, dimse: { host: '127.0.0.1', allowUnknownSources: true }, ...config }));
-  const child = spawn(process.execPath, [MAIN], {
-    cwd: REPO,
-    env: {
-      ...process.env,
-      NPC_DATA_DIR: dataDir,
-      NPC_DIMSE_PORT: String(dimsePort),
-      NPC_HTTP_PORT: String(httpPort),
-      NPC_ADMIN_TOKEN: BENCH_TOKEN,
-      NPC_CONFIG: configFile,
-      NPC_LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-20000));
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  let exited = false;
-  const exit = new Promise<void>((r) => child.on('exit', () => ((exited = true), r())));
-  const api = (p: string, init: RequestInit = {}) =>
-    fetch(`http://127.0.0.1:${httpPort}${p}`, { ...init, headers: { authorization: `Bearer ${BENCH_TOKEN}`, ...(init.headers as Record<string, string> | undefined) } });
-  await waitFor(
-    async () => {
-      if (exited) throw new Error(`node exited during startup: ${out.slice(-2000)}`);
-      try {
-        return (await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok ? true : undefined;
-      } catch {
-        return undefined;
-      }
-    },
-    'the node to start',
-    120_000,
-    100,
-  );
-  return {
-    child,
-    pid: child.pid!,
-    dimsePort,
-    httpPort,
-    dataDir,
-    api,
-    output: () => out,
-    async stop() {
-      if (!exited) {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 15_000);
-        await exit;
-        clearTimeout(t);
-      }
-    },
-  };
+  return startNodeChildProcess({ dataDir, configFile, dimsePort, httpPort, token: BENCH_TOKEN, env: { NPC_LOG_LEVEL: 'warn', ...env }, startupTimeoutMs: 120_000, outputLimit: 20_000 });
 }
 
 /** C-ECHO round trip of a fresh echoscu (process start included) in ms. */

@@ -410,7 +410,7 @@ function priorSourceOf(d: Destination | undefined): PriorSource | undefined {
   if (d.type === 'dimse') {
     return { type: 'dimse', name: d.name, aeTitle: d.aeTitle, host: d.host, port: d.port, retrieve: d.retrieve ?? 'c-move', ...(d.callingAeTitle ? { callingAeTitle: d.callingAeTitle } : {}), ...(d.tls ? { tls: d.tls } : {}) };
   }
-  return { type: 'dicomweb', name: d.name, url: d.url, ...(d.authorization ? { authorization: d.authorization } : {}) };
+  return { type: 'dicomweb', name: d.name, url: d.url, ...(d.authorization ? { authorization: d.authorization } : {}), ...(d.caFile ? { caFile: d.caFile } : {}) };
 }
 
 /**

@@ -49,7 +49,7 @@ function operationOf(r: RouteSpec): Json {
     }
   }
   const success = r.success ?? { status: 200, description: 'OK' };
-  const responses: Json = { [String(success.status)]: { description: success.description } };
+  const responses: Json = { [String(success.status)]: { description: success.description, ...(success.schema ? { content: { 'application/json': { schema: success.schema } } } : {}) } };
   const errors = new Set<number>([...(r.access === 'public' ? [] : [401, 403]), ...(r.errors ?? [])]);
   for (const status of [...errors].sort()) {
     responses[String(status)] = { description: STATUS_TEXT[status] ?? 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };

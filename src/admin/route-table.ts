@@ -10,7 +10,7 @@ import { ClinicalCovariatesSchema } from '../analyses/clinical-covariates';
 import { DestinationSchema, LocalAeTitleSchema, SourceSchema } from '../config/schema';
 import type { Role } from '../core/roles';
 import { JobListQuerySchema } from './routes/job-routes';
-import { ForceCompleteQuerySchema, StudyDetailQuerySchema, StudyListQuerySchema } from './routes/study-routes';
+import { FORCE_COMPLETE_RESPONSE_SCHEMA, ForceCompleteQuerySchema, StudyDetailQuerySchema, StudyListQuerySchema } from './routes/study-routes';
 import { TokenCreateSchema } from './routes/token-routes';
 import { AuditQuerySchema } from './routes/audit-routes';
 import { StudyResultsQuerySchema } from './routes/study-results-routes';
@@ -45,8 +45,8 @@ export interface RouteSpec {
   /** Multipart or other non-JSON body: its media type, for the document. */
   rawBody?: string;
   query?: z.ZodObject;
-  /** Success status and what it returns (documented, not validated). */
-  success?: { status: number; description: string };
+  /** Success status and what it returns (documented, not validated); `schema`: the JSON body's JSON Schema. */
+  success?: { status: number; description: string; schema?: Record<string, unknown> };
   /** Further statuses this route answers with a message (documented). */
   errors?: number[];
 }
@@ -84,7 +84,7 @@ export const ROUTES: readonly RouteSpec[] = [
 
   { method: 'get', path: '/api/v1/studies', access: 'read', tag: 'studies', summary: 'List received studies, newest first (X-Total-Count)', query: StudyListQuerySchema, errors: [400] },
   { method: 'get', path: '/api/v1/studies/{studyInstanceUid}', access: 'read', tag: 'studies', summary: 'One study: series, roles, completion deadlines, jobs', query: StudyDetailQuerySchema, errors: [400, 404] },
-  { method: 'post', path: '/api/v1/studies/{studyInstanceUid}/complete', access: 'operate', tag: 'studies', summary: 'Force-complete a receiving study now (its analysis job is created)', query: ForceCompleteQuerySchema, errors: [400, 404, 409] },
+  { method: 'post', path: '/api/v1/studies/{studyInstanceUid}/complete', access: 'operate', tag: 'studies', summary: 'Force-complete a receiving study now (its analysis job is created)', query: ForceCompleteQuerySchema, success: { status: 200, description: 'force-completed: the study, a message and its analysis job (`job`; `analysisJob` is a deprecated alias)', schema: FORCE_COMPLETE_RESPONSE_SCHEMA }, errors: [400, 404, 409] },
 
   { method: 'get', path: '/api/v1/studies/{studyInstanceUid}/results', access: 'read', tag: 'studies', summary: "The current analysis's answers, heat-map links, key-slice overlay and delivery state per destination", query: StudyResultsQuerySchema, errors: [400, 404] },
   { method: 'get', path: '/api/v1/studies/{studyInstanceUid}/results/{file}', access: 'read', tag: 'studies', summary: 'A stored heat map (Secondary Capture) as PNG: {SOPInstanceUID}.png', query: StudyResultsQuerySchema, success: { status: 200, description: 'image/png' }, errors: [400, 404, 415] },

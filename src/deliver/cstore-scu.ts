@@ -14,11 +14,10 @@
  *   (SR, Secondary Capture) are written as UTF-8 (Specific Character Set ISO_IR 192) with no private
  *   tags, so what the PACS receives is what we wrote.
  */
-import { Client, requests, type association } from 'dcmjs-dimse';
+import { requests } from 'dcmjs-dimse';
 import { statusCategory, type StatusCategory } from '../dicom/status';
-import { quietDimseLibrary } from './dimse-library';
 import { errorMessage } from '../util/error-message';
-import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
+import { runScuAssociation, type ScuTarget } from './scu-association';
 
 const { CStoreRequest } = requests;
 
@@ -29,14 +28,8 @@ export interface StoreFile {
   sopClassUid: string;
 }
 
-export interface StoreTarget {
-  host: string;
-  port: number;
-  calledAeTitle: string;
-  callingAeTitle: string;
-  /** Over DICOM TLS (BCP 195 profile) with these files. */
-  tls?: ClientTlsFiles | undefined;
-}
+/** Where to send: host, port, AE titles and DICOM TLS (BCP 195 profile) files. */
+export type StoreTarget = ScuTarget;
 
 export interface InstanceOutcome {
   sopInstanceUid: string;
@@ -67,7 +60,6 @@ export interface StoreOptions {
 
 /** Sends `files` to `target` over one association; never throws for network or peer problems. */
 export function storeInstances(target: StoreTarget, files: StoreFile[], opts: StoreOptions): Promise<StoreOutcome> {
-  quietDimseLibrary();
   const outcomes = new Map<string, InstanceOutcome>();
   const pending: { file: StoreFile; request: InstanceType<typeof CStoreRequest> }[] = [];
 
@@ -88,97 +80,51 @@ export function storeInstances(target: StoreTarget, files: StoreFile[], opts: St
     return Promise.resolve({ associated: false, error: 'nothing readable to send', results: collect(files, outcomes, 'nothing sent') });
   }
 
-  return new Promise<StoreOutcome>((resolve) => {
-    const client = new Client();
-    let associated = false;
-    let error: string | undefined;
-    let settled = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const responseMs = opts.responseTimeoutSeconds * 1000;
-
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      if (watchdog) clearTimeout(watchdog);
-      opts.signal?.removeEventListener('abort', onAbort);
-      resolve({ associated, ...(error !== undefined ? { error } : {}), results: collect(files, outcomes, error ?? 'no response before the association ended') });
-    };
-    const abortAssociation = (why: string) => {
-      error ??= why;
-      try {
-        client.abort();
-      } catch {
-        // no network yet: nothing to abort
-      }
-      // The library emits 'closed' once the socket ends; do not wait forever for it.
-      setTimeout(finish, 1000).unref();
-    };
-    const armWatchdog = () => {
-      if (watchdog) clearTimeout(watchdog);
-      watchdog = setTimeout(() => abortAssociation(`no response within ${opts.responseTimeoutSeconds} s`), responseMs);
-    };
-    const onAbort = () => abortAssociation('sending was interrupted (node stopping)');
-    if (opts.signal?.aborted) {
-      error = 'sending was interrupted (node stopping)';
-      finish();
-      return;
-    }
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    for (const { file, request } of pending) {
-      request.on('response', (response: { getStatus(): number; getErrorComment?(): string | undefined }) => {
-        const status = response.getStatus();
-        const category = statusCategory(status);
-        const ok = category === 'success' || category === 'warning';
-        const comment = typeof response.getErrorComment === 'function' ? response.getErrorComment() : undefined;
-        outcomes.set(file.sopInstanceUid, {
-          sopInstanceUid: file.sopInstanceUid,
-          ok,
-          status,
-          category,
-          message: `${category} (0x${status.toString(16).padStart(4, '0').toUpperCase()})${comment ? `: ${comment}` : ''}`,
-        });
-        armWatchdog();
-      });
-      client.addRequest(request);
-    }
-
-    client.on('associationAccepted', (assoc: association.Association) => {
-      associated = true;
-      armWatchdog();
-      for (const { file, request } of pending) {
-        if (!assoc.getAcceptedPresentationContextFromRequest(request)) {
-          outcomes.set(file.sopInstanceUid, {
-            sopInstanceUid: file.sopInstanceUid,
-            ok: false,
-            category: 'no-response',
-            message: `the peer accepted no presentation context for SOP class ${file.sopClassUid}`,
+  return runScuAssociation(
+    target,
+    {
+      responseTimeoutSeconds: opts.responseTimeoutSeconds,
+      ...(opts.connectTimeoutSeconds !== undefined ? { connectTimeoutSeconds: opts.connectTimeoutSeconds } : {}),
+      signal: opts.signal,
+      interruptedMessage: 'sending was interrupted (node stopping)',
+      addRequests: (client, control) => {
+        for (const { file, request } of pending) {
+          request.on('response', (response: { getStatus(): number; getErrorComment?(): string | undefined }) => {
+            const status = response.getStatus();
+            const category = statusCategory(status);
+            const ok = category === 'success' || category === 'warning';
+            const comment = typeof response.getErrorComment === 'function' ? response.getErrorComment() : undefined;
+            outcomes.set(file.sopInstanceUid, {
+              sopInstanceUid: file.sopInstanceUid,
+              ok,
+              status,
+              category,
+              message: `${category} (0x${status.toString(16).padStart(4, '0').toUpperCase()})${comment ? `: ${comment}` : ''}`,
+            });
+            control.rearm();
           });
+          client.addRequest(request);
         }
-      }
-    });
-    client.on('associationRejected', (reject: { getResult?(): number; getSource?(): number; getReason?(): number }) => {
-      const parts = [reject.getResult?.(), reject.getSource?.(), reject.getReason?.()].map((v) => (v === undefined ? '?' : String(v)));
-      error = `association rejected (result ${parts[0]}, source ${parts[1]}, reason ${parts[2]})`;
-    });
-    client.on('networkError', (e: Error) => {
-      error ??= `network error: ${e.message}`;
-    });
-    client.on('closed', () => finish());
-
-    try {
-      client.send(target.host, target.port, target.callingAeTitle, target.calledAeTitle, {
-        connectTimeout: (opts.connectTimeoutSeconds ?? opts.responseTimeoutSeconds) * 1000,
-        associationTimeout: responseMs,
-        pduTimeout: responseMs,
-        ...(target.tls ? { securityOptions: clientSecurityOptions(target.tls) } : {}),
-      });
-      armWatchdog();
-    } catch (e) {
-      error = `cannot start the association: ${errorMessage(e)}`;
-      finish();
-    }
-  });
+      },
+      onAccepted: (assoc) => {
+        for (const { file, request } of pending) {
+          if (!assoc.getAcceptedPresentationContextFromRequest(request)) {
+            outcomes.set(file.sopInstanceUid, {
+              sopInstanceUid: file.sopInstanceUid,
+              ok: false,
+              category: 'no-response',
+              message: `the peer accepted no presentation context for SOP class ${file.sopClassUid}`,
+            });
+          }
+        }
+      },
+    },
+    ({ associated, error }) => ({
+      associated,
+      ...(error !== undefined ? { error } : {}),
+      results: collect(files, outcomes, error ?? 'no response before the association ended'),
+    }),
+  );
 }
 
 function collect(files: StoreFile[], outcomes: Map<string, InstanceOutcome>, missingReason: string): InstanceOutcome[] {

@@ -1,14 +1,18 @@
 /**
  * One HTTP GET to a DICOMweb priors source (QIDO-RS query, WADO-RS retrieval): http(s) only, redirects never
- * followed, the source's Authorization header, a timeout per request, and a failure outcome whose message reads
- * as a "not assessable" reason.
+ * followed, the source's Authorization header, over https the source's own CA when it has `caFile` (through
+ * delivery's ca-fetch), a timeout per request, and a failure outcome whose message reads as a "not
+ * assessable" reason.
  */
+import { CaFileUnreadable, fetchResponseWithCa } from '../deliver/ca-fetch';
 import { errorMessage } from '../util/error-message';
 import { priorFailure, type PriorOutcome } from './prior-types';
 
 export interface DicomWebGetSource {
   /** Sent verbatim as the Authorization header when set. */
   authorization?: string;
+  /** Over https, the server's certificate must be signed by this CA (PEM), as for delivery (deliver/ca-fetch). */
+  caFile?: string;
 }
 
 export type DicomWebGet = { ok: true; res: Response } | { ok: false; outcome: PriorOutcome & { ok: false } };
@@ -27,13 +31,18 @@ export async function dicomwebGet(
     return { ok: false, outcome: priorFailure('not-configured', `the DICOMweb priors source URL is not usable: ${errorMessage(e)}`) };
   }
   try {
-    const res = await fetch(url, {
-      headers: { accept, ...(source.authorization ? { authorization: source.authorization } : {}) },
-      redirect: 'manual',
-      signal: timeoutSignal(opts.responseTimeoutSeconds, opts.signal),
-    });
+    const res = await fetchResponseWithCa(
+      url,
+      {
+        headers: { accept, ...(source.authorization ? { authorization: source.authorization } : {}) },
+        redirect: 'manual',
+        signal: timeoutSignal(opts.responseTimeoutSeconds, opts.signal),
+      },
+      source.caFile,
+    );
     return { ok: true, res };
   } catch (e) {
+    if (e instanceof CaFileUnreadable) return { ok: false, outcome: priorFailure('not-configured', `the DICOMweb priors source's ${e.message}`) };
     return { ok: false, outcome: priorFailure('pacs-unreachable', `the DICOMweb server ${new URL(url).host} could not be reached${what} (${causeText(e)})`, true) };
   }
 }

@@ -1,25 +1,18 @@
 /**
  * One query/retrieve association with dcmjs-dimse (PS3.4 Annex C as SCU): sends one C-FIND, C-MOVE or
  * C-GET request, collects its responses and resolves when the final (non-pending) response came or the
- * association ended. Timeouts as delivery's storage SCU: a watchdog of responseTimeoutSeconds re-armed on
- * every response (and on every C-STORE sub-operation for C-GET); when it fires the association is aborted.
+ * association ended. The association's lifecycle (watchdog of responseTimeoutSeconds re-armed on every
+ * response, abort, AbortSignal) is delivery's (deliver/scu-association.ts), as for the storage SCU; a peer's
+ * A-ABORT ends the exchange at once.
  * Never throws for network or peer problems: they become `error` with `reachable` telling whether an
  * association was ever accepted.
  */
-import { Client, association as assoc, requests, type responses } from 'dcmjs-dimse';
-import { quietDimseLibrary } from '../deliver/dimse-library';
+import type { Client, requests, responses } from 'dcmjs-dimse';
+import { runScuAssociation, type ScuTarget } from '../deliver/scu-association';
 import { statusCategory } from '../dicom/status';
-import { clientSecurityOptions, type ClientTlsFiles } from '../dicom/tls-profile';
-import { errorMessage } from '../util/error-message';
 
-export interface DimseTarget {
-  host: string;
-  port: number;
-  calledAeTitle: string;
-  callingAeTitle: string;
-  /** DICOM TLS to the PACS (the destination's `tls`, BCP 195 as for delivery). */
-  tls?: ClientTlsFiles;
-}
+/** The PACS: host, port, AE titles and DICOM TLS (the destination's `tls`, BCP 195 as for delivery). */
+export type DimseTarget = ScuTarget;
 
 export interface DimseExchangeOptions {
   responseTimeoutSeconds: number;
@@ -47,89 +40,44 @@ export interface DimseExchange {
 }
 
 export function exchange(target: DimseTarget, request: AnyRequest, opts: DimseExchangeOptions): Promise<DimseExchange> {
-  quietDimseLibrary();
-  return new Promise<DimseExchange>((resolve) => {
-    const client = new Client();
-    const out: DimseExchange = { associated: false, responses: [], unreachable: false };
-    let settled = false;
-    let watchdog: NodeJS.Timeout | undefined;
-    const responseMs = opts.responseTimeoutSeconds * 1000;
-
-    const finish = () => {
-      if (settled) return;
-      settled = true;
-      if (watchdog) clearTimeout(watchdog);
-      opts.signal?.removeEventListener('abort', onAbort);
-      if (!out.final && !out.error) out.error = 'the association ended before the final response';
-      if (!out.associated) out.unreachable = true;
-      resolve(out);
-    };
-    const abortAssociation = (why: string) => {
-      out.error ??= why;
-      try {
-        client.abort();
-      } catch {
-        // no network yet: nothing to abort
-      }
-      setTimeout(finish, 1000).unref();
-    };
-    const armWatchdog = () => {
-      if (watchdog) clearTimeout(watchdog);
-      watchdog = setTimeout(() => abortAssociation(`no response within ${opts.responseTimeoutSeconds} s`), responseMs);
-    };
-    const onAbort = () => abortAssociation('interrupted (deadline passed or node stopping)');
-    if (opts.signal?.aborted) {
-      out.error = 'interrupted (deadline passed or node stopping)';
-      finish();
-      return;
-    }
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    request.on('response', (response: AnyResponse) => {
-      out.responses.push(response);
-      if (statusCategory(response.getStatus()) !== 'pending') out.final = response;
-      armWatchdog();
-    });
-    client.addRequest(request);
-    client.on('associationAccepted', (a: assoc.Association) => {
-      out.associated = true;
-      armWatchdog();
-      if (!a.getAcceptedPresentationContextFromRequest(request)) {
-        abortAssociation(`the PACS accepted no presentation context for ${request.constructor?.name ?? 'the request'}`);
-      }
-    });
-    client.on('associationRejected', (reject: { getResult?(): number; getSource?(): number; getReason?(): number }) => {
-      const parts = [reject.getResult?.(), reject.getSource?.(), reject.getReason?.()].map((v) => (v === undefined ? '?' : String(v)));
-      out.error = `association rejected (result ${parts[0]}, source ${parts[1]}, reason ${parts[2]})`;
-    });
-    client.on('networkError', (e: Error) => {
-      out.error ??= `network error: ${e.message}`;
-    });
-    client.on('closed', () => finish());
-    // A final response ends our interest; the library releases the association itself after 'done'.
-    try {
-      client.send(target.host, target.port, target.callingAeTitle, target.calledAeTitle, {
-        connectTimeout: responseMs,
-        associationTimeout: responseMs,
-        pduTimeout: responseMs,
-        ...(target.tls ? { securityOptions: clientSecurityOptions(target.tls) } : {}),
-      });
-      // dcmjs-dimse 0.3.3's Client does not pass a peer's A-ABORT on (no event, socket left open until the
-      // PDU timeout): listen on its network directly and end the exchange at once.
-      const network = (client as unknown as { network?: { on(ev: 'abort', l: (e: { source?: number; reason?: number }) => void): void; socket?: { destroy(): void } } }).network;
-      network?.on('abort', (e) => {
-        out.aborted = true;
-        out.error ??= `the PACS aborted the association (A-ABORT source ${e?.source ?? '?'}, reason ${e?.reason ?? '?'}); a PACS that does not know our AE title ${target.callingAeTitle} does this`;
-        network.socket?.destroy();
-        finish();
-      });
-      opts.onClient?.(client);
-      armWatchdog();
-    } catch (e) {
-      out.error = `cannot start the association: ${errorMessage(e)}`;
-      finish();
-    }
-  });
+  const responses: AnyResponse[] = [];
+  let final: AnyResponse | undefined;
+  return runScuAssociation(
+    target,
+    {
+      responseTimeoutSeconds: opts.responseTimeoutSeconds,
+      signal: opts.signal,
+      interruptedMessage: 'interrupted (deadline passed or node stopping)',
+      // A final response ends our interest; the library releases the association itself after 'done'.
+      addRequests: (client, control) => {
+        request.on('response', (response: AnyResponse) => {
+          responses.push(response);
+          if (statusCategory(response.getStatus()) !== 'pending') final = response;
+          control.rearm();
+        });
+        client.addRequest(request);
+      },
+      onAccepted: (accepted, control) => {
+        if (!accepted.getAcceptedPresentationContextFromRequest(request)) {
+          control.abort(`the PACS accepted no presentation context for ${request.constructor?.name ?? 'the request'}`);
+        }
+      },
+      ...(opts.onClient ? { onSent: opts.onClient } : {}),
+      onPeerAbort: (e) =>
+        `the PACS aborted the association (A-ABORT source ${e.source ?? '?'}, reason ${e.reason ?? '?'}); a PACS that does not know our AE title ${target.callingAeTitle} does this`,
+    },
+    (end) => {
+      const error = end.error ?? (final ? undefined : 'the association ended before the final response');
+      return {
+        associated: end.associated,
+        responses,
+        ...(final ? { final } : {}),
+        ...(error !== undefined ? { error } : {}),
+        unreachable: !end.associated,
+        ...(end.peerAborted ? { aborted: true } : {}),
+      };
+    },
+  );
 }
 
 /** "failure (0xA801): comment" for a response. */

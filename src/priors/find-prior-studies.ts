@@ -85,6 +85,8 @@ export function studyMatchFromNaturalized(e: Record<string, unknown>): StudyMatc
 export interface DicomWebSource {
   url: string;
   authorization?: string;
+  /** Over https, the server's certificate must be signed by this CA (PEM). */
+  caFile?: string;
 }
 
 /** The QIDO-RS query URL for the current study's patient. */

@@ -57,6 +57,8 @@ export type PriorSource =
       url: string;
       /** Sent verbatim as the Authorization header when set. */
       authorization?: string;
+      /** Over https, the server's certificate must be signed by this CA (the destination's `caFile`). */
+      caFile?: string;
     };
 
 /** The priors settings of a local AE title (`"priors": {"from": [...], "lookbackDays": 1825}`). */

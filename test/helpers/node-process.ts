@@ -5,37 +5,19 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { TEST_TOKEN } from './test-node';
+import { freePort, startNodeChildProcess, type StartedNodeChild } from './node-child';
 
-const MAIN = path.resolve(__dirname, '..', '..', 'src', 'main.js');
+export { freePort };
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-export interface NodeProcess {
-  child: ChildProcess;
-  dimsePort: number;
-  httpPort: number;
-  /** stdout + stderr so far (for assertion messages). */
-  output(): string;
-  /** Resolves with the exit code (or the signal name) once the process has ended. */
-  exited: Promise<number | string>;
-  api(p: string, init?: RequestInit): Promise<Response>;
-}
+/** The node child for tests: its process, ports, output, exit and api() with the test token. */
+export type NodeProcess = Pick<StartedNodeChild, 'child' | 'dimsePort' | 'httpPort' | 'output' | 'exited' | 'api'>;
 
 /**
- * Starts the node on `dataDir` with `config` (written to <dataDir>/../<name>.json) and waits until its
- * HTTP side answers /healthz. Models come from an empty directory, so startup is fast.
+ * Starts the node on `dataDir` with `config` (written to <work>/<name>-config.json) and waits until its
+ * HTTP side answers /healthz and its DIMSE port accepts connections. Models come from an empty directory,
+ * so startup is fast.
  */
 export async function startNodeProcess(work: string, dataDir: string, config: Record<string, unknown>, name = 'node'): Promise<NodeProcess> {
   const dimsePort = await freePort();
@@ -44,52 +26,16 @@ export async function startNodeProcess(work: string, dataDir: string, config: Re
   mkdirSync(modelsDir, { recursive: true });
   const configFile = path.join(work, `${name}-config.json`);
   writeFileSync(configFile, JSON.stringify({ models: { dir: modelsDir }, storage: { freeSpaceWatermarkMb: 0 }, dimse: { host: '127.0.0.1' }, ...config }));
-  const child = spawn(process.execPath, [MAIN], {
-    env: {
-      ...process.env,
-      NPC_DATA_DIR: dataDir,
-      NPC_DIMSE_PORT: String(dimsePort),
-      NPC_HTTP_PORT: String(httpPort),
-      NPC_ADMIN_TOKEN: TEST_TOKEN,
-      NPC_CONFIG: configFile,
-      NPC_EXECUTION_PROVIDERS: 'cpu',
-      NPC_LOG_LEVEL: 'info',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const node = await startNodeChildProcess({
+    dataDir,
+    configFile,
+    dimsePort,
+    httpPort,
+    token: TEST_TOKEN,
+    env: { NPC_EXECUTION_PROVIDERS: 'cpu', NPC_LOG_LEVEL: 'info' },
+    startupTimeoutMs: 30_000,
   });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
-  let ended = false;
-  void exited.then(() => (ended = true));
-  const api = (p: string, init: RequestInit = {}) => {
-    const headers = new Headers(init.headers);
-    headers.set('authorization', `Bearer ${TEST_TOKEN}`);
-    return fetch(`http://127.0.0.1:${httpPort}${p}`, { ...init, headers });
-  };
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (ended) throw new Error(`node exited during startup:\n${out.slice(-3000)}`);
-    try {
-      if ((await fetch(`http://127.0.0.1:${httpPort}/healthz`)).ok) {
-        // HTTP listens before DIMSE: wait for the DIMSE port too.
-        const ok = await new Promise<boolean>((r) => {
-          const s = net.connect(dimsePort, '127.0.0.1', () => (s.destroy(), r(true)));
-          s.on('error', () => r(false));
-        });
-        if (ok) break;
-      }
-    } catch {
-      /* not up yet */
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`node did not start:\n${out.slice(-3000)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return { child, dimsePort, httpPort, output: () => out, exited, api };
+  return { child: node.child, dimsePort, httpPort, output: node.output, exited: node.exited, api: node.api };
 }
 
 export interface StorescuRun {

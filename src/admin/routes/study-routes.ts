@@ -34,6 +34,26 @@ export const StudyListQuerySchema = z.object({
 export const StudyDetailQuerySchema = z.object({ aeTitle: z.string().min(1).max(16).optional() });
 export const ForceCompleteQuerySchema = z.strictObject({ aeTitle: z.string().min(1).max(16).optional() });
 
+/**
+ * The force-complete answer, for the OpenAPI document: `job` is the contract's name (docs/operator-contract.md);
+ * `analysisJob` is a deprecated alias with the same value, answered for one release (0.1.x) because scripts
+ * written against the web page's branch may read it, and removed in the next.
+ */
+export const FORCE_COMPLETE_RESPONSE_SCHEMA: Record<string, unknown> = {
+  type: 'object',
+  description: 'The study record after force-complete (every field of GET /api/v1/studies/{uid} but the patient name), with:',
+  properties: {
+    message: { type: 'string' },
+    job: { type: ['object', 'null'], description: 'the analysis job created (as in GET /api/v1/jobs), null when none was' },
+    analysisJob: {
+      type: ['object', 'null'],
+      deprecated: true,
+      description: 'Deprecated alias of `job` (the same value), answered in release 0.1.x only and removed in the next: read `job`.',
+    },
+  },
+  required: ['message', 'job'],
+};
+
 export interface StudyRoutesDeps {
   studies: StudyRepository;
   jobs: JobStore;
@@ -139,6 +159,7 @@ export function studyRoutes(deps: StudyRoutesDeps): Router {
       message: `study ${uid} force-completed${job ? `; analysis job ${job.id} queued` : ''}`,
       ...view,
       job,
+      // Deprecated alias of `job` for one release (FORCE_COMPLETE_RESPONSE_SCHEMA); remove after 0.1.x.
       analysisJob: job,
     });
   });

@@ -93,6 +93,18 @@ describe('OpenAPI document', function () {
     assert.equal(new Set(ids).size, ids.length);
   });
 
+  it('documents the force-complete answer: job (the contract\'s name) required, analysisJob a deprecated alias', () => {
+    const schema = doc.paths['/api/v1/studies/{studyInstanceUid}/complete'].post.responses['200'].content['application/json'].schema as Json;
+    assert.ok((schema.required as string[]).includes('job'));
+    assert.ok(!(schema.required as string[]).includes('analysisJob'), 'the alias is not required');
+    assert.equal(schema.properties.job.deprecated, undefined);
+    assert.equal(schema.properties.analysisJob.deprecated, true);
+    assert.match(schema.properties.analysisJob.description as string, /Deprecated alias of `job`.*removed in the next/);
+    const validate = new Ajv2020({ strict: false }).compile(schema);
+    assert.equal(validate({ message: 'm', job: { id: 1 }, analysisJob: { id: 1 } }), true);
+    assert.equal(validate({ message: 'm', analysisJob: { id: 1 } }), false, 'an answer without job does not match');
+  });
+
   it('has request schemas that accept and reject sample bodies as zod and the real endpoints do', async () => {
     const ajv = new Ajv2020({ strict: false, allErrors: true });
     ajv.addFormat('uri', (s: string) => URL.canParse(s));

@@ -198,11 +198,12 @@ describe('admin API roles and tokens', function () {
     const metrics = (await issue(node, 'prom', 'metrics')).token;
     assert.equal((await node.api(`/api/v1/studies/${study.studyUid}/complete`, as(metrics, { method: 'POST' }))).status, 403);
     const r = await node.api(`/api/v1/studies/${study.studyUid}/complete`, as(op.token, { method: 'POST' }));
-    const body = (await r.json()) as { state: string; completionReason: string; analysisJob: { id: number; kind: string } };
+    const body = (await r.json()) as { state: string; completionReason: string; job: { id: number; kind: string }; analysisJob?: unknown };
     assert.equal(r.status, 200, JSON.stringify(body));
     assert.equal(body.state, 'complete');
     assert.equal(body.completionReason, 'forced');
-    assert.equal(body.analysisJob.kind, 'analysis');
+    assert.equal(body.job.kind, 'analysis');
+    assert.deepEqual(body.analysisJob, body.job, 'the deprecated alias analysisJob still carries the same job (one release)');
     const again = await node.api(`/api/v1/studies/${study.studyUid}/complete`, as(op.token, { method: 'POST' }));
     assert.equal(again.status, 409);
     assert.match(((await again.json()) as { error: string }).error, /already complete/);

@@ -7,6 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import path from 'node:path';
 import { openDatabase } from '../../../src/store/database';
 import { InstanceStore } from '../../../src/store/instance-store';
@@ -18,6 +20,7 @@ import { writeSyntheticPatient, type SyntheticStudy } from '../../helpers/synthe
 import { startTestNode, type TestNode } from '../../helpers/test-node';
 import { tempDir } from '../../helpers/temp-dir';
 import type { InstanceStoredEvent } from '../../../src/store/instance-types';
+import { makePki } from '../../helpers/test-pki';
 
 const FIXTURE_MODELS = path.resolve(__dirname, '..', '..', '..', '..', 'test', 'fixtures', 'models');
 const LIMITS: PriorLimits = { responseTimeoutSeconds: 20, maxAttempts: 2, initialBackoffSeconds: 0.1, maxBackoffSeconds: 0.2 };
@@ -142,6 +145,47 @@ describe('prior retrieval from Orthanc (C-FIND/C-MOVE/C-GET, QIDO-RS/WADO-RS)', 
     const o = await retrieval(store, [webSource()]).start(post, { from: ['pacs-web'], lookbackDays: 1825 });
     assertRetrieved(o, store, 'wado-rs');
     assert.ok(flagged.length === pre.sops.length && flagged.every((e) => e.prior === true));
+  });
+
+  it('QIDO-RS + WADO-RS over https signed by a site CA: retrieved with the source\'s caFile, refused without it', async () => {
+    // An https server on loopback, its certificate signed by a test CA, passing every request on to Orthanc.
+    const pkiDir = tempDir('npcai-priors-pki-');
+    cleanups.push(() => pkiDir.cleanup());
+    const pki = makePki(pkiDir.dir);
+    const upstream = new URL(orthanc.dicomWebUrl);
+    let forwarded = 0;
+    const proxy = https.createServer({ cert: readFileSync(pki.serverCert), key: readFileSync(pki.serverKey) }, (req, res) => {
+      forwarded++;
+      const up = http.request({ host: upstream.hostname, port: upstream.port, path: req.url, method: req.method, headers: { ...req.headers, host: upstream.host } }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+    cleanups.push(() => new Promise<void>((r) => proxy.close(() => r())));
+    const url = `https://127.0.0.1:${(proxy.address() as { port: number }).port}${upstream.pathname}`;
+
+    const without = await retrieval(await freshStore(), [{ type: 'dicomweb', name: 'tls-web', url }]).start(
+      { ...post, StudyInstanceUID: `${post.StudyInstanceUID}.tls` },
+      { from: ['tls-web'], lookbackDays: 1825 },
+    );
+    assert.ok(!without.ok && without.reason === 'pacs-unreachable', JSON.stringify(without));
+    assert.match(without.message, /could not be reached \((UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN)\)/, 'the system CAs do not know the test CA');
+    assert.equal(forwarded, 0, 'no request passed the TLS handshake');
+
+    const store = await freshStore();
+    const withCa = await retrieval(store, [{ type: 'dicomweb', name: 'tls-web', url, caFile: pki.ca }]).start(post, { from: ['tls-web'], lookbackDays: 1825 });
+    assertRetrieved(withCa, store, 'wado-rs');
+    assert.ok(forwarded >= 2, 'the QIDO-RS query and the WADO-RS retrieval went through the https server');
+
+    const unreadable = await retrieval(await freshStore(), [{ type: 'dicomweb', name: 'tls-web', url, caFile: path.join(work.dir, 'no-such-ca.pem') }]).start(
+      { ...post, StudyInstanceUID: `${post.StudyInstanceUID}.noca` },
+      { from: ['tls-web'], lookbackDays: 1825 },
+    );
+    assert.ok(!unreadable.ok && unreadable.reason === 'not-configured', JSON.stringify(unreadable));
+    assert.match(unreadable.message, /caFile: cannot read .*no-such-ca\.pem/);
   });
 
   it('no match: a patient the PACS does not know, and a look-back window that ends after the prior', async () => {
