@@ -46,9 +46,34 @@ export function writePart10(dataset: NaturalDataset): Buffer {
   const dict = new dcmjsData.DicomDict(dcmjsData.DicomMetaDictionary.denaturalizeDataset(meta));
   const full: NaturalDataset = { ...dataset, SpecificCharacterSet: OUTPUT_CHARACTER_SET };
   // PixelData's VR is ambiguous (OB/OW) in the dictionary: 8-bit pixels are OB.
-  if (full.PixelData !== undefined) full._vrMap = { PixelData: full.BitsAllocated === 8 ? 'OB' : 'OW' };
+  const pixelVr = full.BitsAllocated === 8 ? 'OB' : 'OW';
+  const pixels = pixelDataBytes(full.PixelData);
+  if (pixels) delete full.PixelData;
+  else if (full.PixelData !== undefined) full._vrMap = { PixelData: pixelVr };
   dict.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset(full);
-  return Buffer.from(dict.write());
+  if (pixels && Object.keys(dict.dict).some((tag) => tag > PIXEL_DATA_TAG)) {
+    // An element would follow PixelData: let dcmjs write everything in tag order.
+    dict.dict = dcmjsData.DicomMetaDictionary.denaturalizeDataset({ ...full, PixelData: dataset.PixelData, _vrMap: { PixelData: pixelVr } });
+    return Buffer.from(dict.write());
+  }
+  const head = Buffer.from(dict.write());
+  if (!pixels) return head;
+  // PixelData, the last element, written here as dcmjs writes it (tag, VR, 0000, 32-bit length, the bytes)
+  // but without its stream copying the pixels twice in 256-byte chunks.
+  const header = Buffer.alloc(12);
+  header.writeUInt16LE(0x7fe0, 0);
+  header.writeUInt16LE(0x0010, 2);
+  header.write(pixelVr, 4, 'latin1');
+  header.writeUInt16LE(0, 6);
+  header.writeUInt32LE(pixels.byteLength, 8);
+  return Buffer.concat([head, header, pixels], head.length + 12 + pixels.byteLength);
+}
+
+const PIXEL_DATA_TAG = '7FE00010';
+
+/** Native pixel data this module writes itself: one ArrayBuffer of even length below 4 GiB (else dcmjs does). */
+function pixelDataBytes(value: unknown): Uint8Array | undefined {
+  return value instanceof ArrayBuffer && value.byteLength % 2 === 0 && value.byteLength < 0xffffffff ? new Uint8Array(value) : undefined;
 }
 
 /** Reads a Part 10 buffer back into a naturalized dataset plus its naturalized file meta. */

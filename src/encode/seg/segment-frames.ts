@@ -42,14 +42,29 @@ export function maskOnSlice(mask: SliceMask, slice: Pick<Slice, 'rows' | 'column
   return out;
 }
 
+/** Whether any byte of `data` is non-zero (four at a time where the view is aligned). */
+function anyNonZero(data: Uint8Array): boolean {
+  const head = data.byteOffset % 4 === 0 ? 0 : Math.min(data.length, 4 - (data.byteOffset % 4));
+  for (let i = 0; i < head; i++) if (data[i] !== 0) return true;
+  const words = new Uint32Array(data.buffer, data.byteOffset + head, (data.length - head) >> 2);
+  for (let i = 0; i < words.length; i++) if (words[i] !== 0) return true;
+  for (let i = head + words.length * 4; i < data.length; i++) if (data[i] !== 0) return true;
+  return false;
+}
+
 /** The frames of one segment: slices (in the given order) whose mask has at least one pixel. */
 export function framesOf(slices: readonly { slice: Slice; mask?: SliceMask }[]): SegmentFrame[] {
   const out: SegmentFrame[] = [];
-  slices.forEach(({ slice, mask }, sliceIndex) => {
-    if (!mask) return;
+  for (let sliceIndex = 0; sliceIndex < slices.length; sliceIndex++) {
+    const { slice, mask } = slices[sliceIndex]!;
+    if (!mask) continue;
+    // Most slices' masks are empty: a mask on the slice's own matrix is checked before it is copied.
+    const data = mask instanceof Uint8Array ? mask : mask.data;
+    const sameGrid = mask instanceof Uint8Array || (mask.rows === slice.rows && mask.columns === slice.columns);
+    if (sameGrid && data.length === slice.rows * slice.columns && !anyNonZero(data)) continue;
     const pixels = maskOnSlice(mask, slice);
-    if (pixels.some((v) => v !== 0)) out.push({ sliceIndex, slice, pixels });
-  });
+    if (sameGrid || anyNonZero(pixels)) out.push({ sliceIndex, slice, pixels });
+  }
   return out;
 }
 
@@ -63,7 +78,23 @@ export function packBinaryFrames(frames: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(bytes + (bytes % 2));
   let bit = 0;
   for (const f of frames) {
-    for (let i = 0; i < f.length; i++, bit++) if (f[i]) out[bit >> 3]! |= 1 << (bit & 7);
+    let i = 0;
+    if ((bit & 7) === 0) {
+      // Frame starts on a byte boundary (always for matrices of a multiple of 8 pixels): eight pixels a byte.
+      for (let o = bit >> 3; i + 8 <= f.length; i += 8, o++) {
+        out[o] =
+          (f[i] ? 1 : 0) |
+          (f[i + 1] ? 2 : 0) |
+          (f[i + 2] ? 4 : 0) |
+          (f[i + 3] ? 8 : 0) |
+          (f[i + 4] ? 16 : 0) |
+          (f[i + 5] ? 32 : 0) |
+          (f[i + 6] ? 64 : 0) |
+          (f[i + 7] ? 128 : 0);
+      }
+      bit += i;
+    }
+    for (; i < f.length; i++, bit++) if (f[i]) out[bit >> 3]! |= 1 << (bit & 7);
   }
   return out;
 }
