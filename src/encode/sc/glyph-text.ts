@@ -49,6 +49,22 @@ function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
   return value;
 }
 
+/**
+ * Parses both bundled fonts soon (on an idle turn of the event loop), so that the first heat map of the
+ * process does not wait for it: the analysis worker calls this when a study's analysis begins.
+ */
+export function preloadFonts(): void {
+  if (fonts.size === 2) return;
+  setImmediate(() => {
+    try {
+      bundledFont('regular');
+      bundledFont('bold');
+    } catch {
+      // A missing font is reported by the heat map that needs it (its job fails with the message).
+    }
+  }).unref();
+}
+
 /** Width in pixels of `text` at `size`. */
 export function measureText(text: string, size: number, weight: FontWeight = 'regular'): number {
   return remember(widths, `${weight}|${size}|${text}`, () => bundledFont(weight).getAdvanceWidth(text, size));
