@@ -71,6 +71,23 @@ export function mapCamToSource(
   const out = new Float32Array(source.rows * source.columns);
   const fx = cam.columns / input.columns;
   const fy = cam.rows / input.rows;
+  const data = cam.data;
+  const camColumns = cam.columns;
+  // The horizontal sampling depends on the column only: computed once per column, not once per pixel.
+  const x0s = new Int32Array(source.columns);
+  const x1s = new Int32Array(source.columns);
+  const wxs = new Float64Array(source.columns);
+  const inside = new Uint8Array(source.columns);
+  for (let sx = 0; sx < source.columns; sx++) {
+    const ix = (sx + 0.5 - transform.offsetX) / transform.scaleX;
+    if (ix < 0 || ix >= input.columns) continue;
+    const cx = Math.min(camColumns - 1, Math.max(0, ix * fx - 0.5));
+    const x0 = Math.floor(cx);
+    x0s[sx] = x0;
+    x1s[sx] = Math.min(camColumns - 1, x0 + 1);
+    wxs[sx] = cx - x0;
+    inside[sx] = 1;
+  }
   for (let sy = 0; sy < source.rows; sy++) {
     const iy = (sy + 0.5 - transform.offsetY) / transform.scaleY;
     if (iy < 0 || iy >= input.rows) continue;
@@ -78,16 +95,17 @@ export function mapCamToSource(
     const y0 = Math.floor(cy);
     const y1 = Math.min(cam.rows - 1, y0 + 1);
     const wy = cy - y0;
+    const row0 = y0 * camColumns;
+    const row1 = y1 * camColumns;
+    const o = sy * source.columns;
     for (let sx = 0; sx < source.columns; sx++) {
-      const ix = (sx + 0.5 - transform.offsetX) / transform.scaleX;
-      if (ix < 0 || ix >= input.columns) continue;
-      const cx = Math.min(cam.columns - 1, Math.max(0, ix * fx - 0.5));
-      const x0 = Math.floor(cx);
-      const x1 = Math.min(cam.columns - 1, x0 + 1);
-      const wx = cx - x0;
-      const top = cam.data[y0 * cam.columns + x0]! * (1 - wx) + cam.data[y0 * cam.columns + x1]! * wx;
-      const bottom = cam.data[y1 * cam.columns + x0]! * (1 - wx) + cam.data[y1 * cam.columns + x1]! * wx;
-      out[sy * source.columns + sx] = top * (1 - wy) + bottom * wy;
+      if (!inside[sx]) continue;
+      const x0 = x0s[sx]!;
+      const x1 = x1s[sx]!;
+      const wx = wxs[sx]!;
+      const top = data[row0 + x0]! * (1 - wx) + data[row0 + x1]! * wx;
+      const bottom = data[row1 + x0]! * (1 - wx) + data[row1 + x1]! * wx;
+      out[o + sx] = top * (1 - wy) + bottom * wy;
     }
   }
   return out;

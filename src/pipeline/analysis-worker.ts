@@ -23,6 +23,7 @@ import { nodeDeviceIdentity } from './device-identity';
 import { mostCommon } from '../util/most-common';
 import { resultGeneration } from '../core/generation';
 import { errorMessage } from '../util/error-message';
+import { preloadFonts } from '../encode/sc/glyph-text';
 import { countUnexpectedError } from '../util/unexpected-errors';
 
 type SrClass = z.infer<typeof SrSopClassSchema>;
@@ -121,6 +122,7 @@ export class AnalysisWorker {
 
   private async analyse(job: Job, log: Logger): Promise<AnalysisJobResult> {
     const { config, settings, store } = this.deps;
+    preloadFonts(); // parsed while the analyses run, not when the first heat map is drawn
     const calledAeTitle = job.calledAeTitle ?? config.localAeTitles[0]!.aeTitle;
     const local = settings.aeTitles.get(calledAeTitle);
     const all = store.listStudyInstances(job.studyInstanceUid);

@@ -81,28 +81,32 @@ function findSlice(volumes: Record<string, Volume>, sopInstanceUid: string, fram
 export async function encodeResults(input: EncodeResultsInput): Promise<EncodedOutput[]> {
   const headers = new Map(input.instances.map((i) => [i.sopInstanceUid, i.header] as const));
   const predecessorsOf = (kind: 'sr' | 'sc') => (input.predecessors ?? []).filter((p) => isKind(kind, p.sopClassUid));
-  const outputs: EncodedOutput[] = [];
+  // Every heat map is started before any is awaited: each draws its page on this thread, then sharp composites
+  // the text in its thread pool while the next page is drawn. Any failure fails the encoding, as before.
+  const heatMaps: Promise<EncodedOutput>[] = [];
   for (const result of input.results) {
     if (!result.assessable) continue;
     for (const keyImage of result.keyImages) {
       const slice = findSlice(input.volumes, keyImage.image.sopInstanceUid, keyImage.image.frameNumber);
       if (!slice) continue;
       const sourceHeader = headers.get(keyImage.image.sopInstanceUid);
-      const sc = await encodeHeatMapCapture({
-        study: input.studyHeader,
-        result,
-        keyImage,
-        slice,
-        generation: input.generation,
-        predecessors: predecessorsOf('sc'),
-        device: input.device,
-        scSopClass: input.scSopClass,
-        ...(sourceHeader ? { sourceHeader } : {}),
-        contentDateTime: input.contentDateTime,
-      });
-      outputs.push({ ...sc, kind: 'sc', analysis: result.analysis });
+      heatMaps.push(
+        encodeHeatMapCapture({
+          study: input.studyHeader,
+          result,
+          keyImage,
+          slice,
+          generation: input.generation,
+          predecessors: predecessorsOf('sc'),
+          device: input.device,
+          scSopClass: input.scSopClass,
+          ...(sourceHeader ? { sourceHeader } : {}),
+          contentDateTime: input.contentDateTime,
+        }).then((sc) => ({ ...sc, kind: 'sc' as const, analysis: result.analysis })),
+      );
     }
   }
+  const outputs: EncodedOutput[] = await Promise.all(heatMaps);
   const referenced = new Map<string, SourceInstance>();
   for (const r of input.results) {
     if (!r.assessable) continue;

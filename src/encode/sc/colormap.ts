@@ -9,13 +9,20 @@ function clamp01(v: number): number {
   return v < 0 ? 0 : v > 1 ? 1 : v;
 }
 
+/** `t` as jet() reads it: 0..1, 0 for a non-finite value. */
+export function jetInput(t: number): number {
+  return clamp01(Number.isFinite(t) ? t : 0);
+}
+
+/** One 8-bit channel of the jet colour of `x` (a jetInput value): red centre 3, green 2, blue 1. */
+export function jetLevel(x: number, centre: number): number {
+  return Math.round(clamp01(1.5 - Math.abs(4 * x - centre)) * 255);
+}
+
 /** The jet colour of `t` (0..1) as 8-bit RGB. */
 export function jet(t: number): Rgb {
-  const x = clamp01(Number.isFinite(t) ? t : 0);
-  const r = clamp01(1.5 - Math.abs(4 * x - 3));
-  const g = clamp01(1.5 - Math.abs(4 * x - 2));
-  const b = clamp01(1.5 - Math.abs(4 * x - 1));
-  return [Math.round(r * 255), Math.round(g * 255), Math.round(b * 255)];
+  const x = jetInput(t);
+  return [jetLevel(x, 3), jetLevel(x, 2), jetLevel(x, 1)];
 }
 
 /** Opacity of the overlay for an activation value: transparent below `floor`, rising to `maxAlpha`. */

@@ -30,9 +30,44 @@ export function bundledFont(weight: FontWeight = 'regular'): opentype.Font {
   return font;
 }
 
+/**
+ * Results of opentype.js layout (advance widths, SVG path data) by weight, size and text: the same few
+ * strings are laid out on every page, and each layout runs opentype's glyph substitution and kerning anew.
+ * Bounded: emptied when full (captions carry per-study numbers, so the variety grows slowly).
+ */
+const CACHE_LIMIT = 2048;
+const widths = new Map<string, number>();
+const paths = new Map<string, string>();
+
+function remember<T>(cache: Map<string, T>, key: string, make: () => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    value = make();
+    if (cache.size >= CACHE_LIMIT) cache.clear();
+    cache.set(key, value);
+  }
+  return value;
+}
+
+/**
+ * Parses both bundled fonts soon (on an idle turn of the event loop), so that the first heat map of the
+ * process does not wait for it: the analysis worker calls this when a study's analysis begins.
+ */
+export function preloadFonts(): void {
+  if (fonts.size === 2) return;
+  setImmediate(() => {
+    try {
+      bundledFont('regular');
+      bundledFont('bold');
+    } catch {
+      // A missing font is reported by the heat map that needs it (its job fails with the message).
+    }
+  }).unref();
+}
+
 /** Width in pixels of `text` at `size`. */
 export function measureText(text: string, size: number, weight: FontWeight = 'regular'): number {
-  return bundledFont(weight).getAdvanceWidth(text, size);
+  return remember(widths, `${weight}|${size}|${text}`, () => bundledFont(weight).getAdvanceWidth(text, size));
 }
 
 /** `text` shortened with an ellipsis so that it fits `maxWidth` pixels. */
@@ -63,9 +98,9 @@ function escapeAttr(value: string): string {
 
 /** An SVG fragment with the outlines of one run of text. */
 export function textToSvgPath(run: TextRun): string {
-  const font = bundledFont(run.weight ?? 'regular');
-  const x = run.alignRight ? run.x - font.getAdvanceWidth(run.text, run.size) : run.x;
-  const d = font.getPath(run.text, x, run.y, run.size).toPathData(2);
+  const weight = run.weight ?? 'regular';
+  const x = run.alignRight ? run.x - measureText(run.text, run.size, weight) : run.x;
+  const d = remember(paths, `${weight}|${run.size}|${x}|${run.y}|${run.text}`, () => bundledFont(weight).getPath(run.text, x, run.y, run.size).toPathData(2));
   if (!d) return '';
   const outline = run.outline
     ? `<path d="${d}" fill="none" stroke="${escapeAttr(run.outline)}" stroke-width="3" stroke-linejoin="round"/>`

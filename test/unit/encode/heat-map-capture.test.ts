@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { encodeHeatMapCapture } from '../../../src/encode/sc/encode-heat-map-capture';
-import { fitSlice, LAYOUT, PAGE_SIZE } from '../../../src/encode/sc/render-heat-map';
+import { fitSlice, LAYOUT, PAGE_SIZE, windowOf } from '../../../src/encode/sc/render-heat-map';
 import { jet } from '../../../src/encode/sc/colormap';
 import { orientationLetters, patientOrientation } from '../../../src/encode/sc/sc-header';
 import { readPart10, type NaturalDataset } from '../../../src/encode/write-part10';
 import { EncodeInputError, type HeatMapInput } from '../../../src/encode/types';
 import { SopClass } from '../../../src/dicom/uids';
 import type { AssessedResult } from '../../../src/analyses/types';
-import { analysisResults, device, KEY_CE_T1, KEY_T2, studyHeader, syntheticSlice, TUMOUR } from '../../fixtures/encode/analysis-fixture';
+import { analysisResults, device, KEY_CE_T1, KEY_T2, seededRandom, studyHeader, syntheticSlice, TUMOUR } from '../../fixtures/encode/analysis-fixture';
 
 const FIXED_TIME = new Date(Date.UTC(2024, 0, 16, 8, 30, 0));
 
@@ -115,5 +115,35 @@ describe('encodeHeatMapCapture', () => {
     assert.equal(orientationLetters([0, -0.94, 0.34]), 'AH');
     assert.deepEqual(patientOrientation({ ...studyHeader(), ImageOrientationPatient: [0, 1, 0, 0, 0, -1] }), ['P', 'F']);
     assert.equal(patientOrientation(undefined), '');
+  });
+
+  it('windows a slice at the 1st and 99.5th percentiles of its sampled finite values, as sorting them gives', () => {
+    const bySort = (pixels: Float32Array) => {
+      const step = Math.max(1, Math.floor(pixels.length / 65536));
+      const sample: number[] = [];
+      for (let i = 0; i < pixels.length; i += step) if (Number.isFinite(pixels[i]!)) sample.push(pixels[i]!);
+      if (!sample.length) return { low: 0, high: 1 };
+      sample.sort((a, b) => a - b);
+      const low = sample[Math.floor(0.01 * (sample.length - 1))]!;
+      const high = sample[Math.floor(0.995 * (sample.length - 1))]!;
+      return high > low ? { low, high } : { low, high: low + 1 };
+    };
+    const random = seededRandom(14);
+    const kinds: ((i: number, n: number) => number)[] = [
+      () => random() * 1000,
+      () => Math.floor(random() * 4),
+      (i) => i,
+      (i, n) => n - i,
+      () => (random() < 0.7 ? 0 : random()),
+      () => (random() < 0.1 ? NaN : random() < 0.1 ? Infinity : 5),
+    ];
+    for (let t = 0; t < 300; t++) {
+      const n = 1 + Math.floor(random() * (t % 25 === 0 ? 300_000 : 2000));
+      const kind = kinds[t % kinds.length]!;
+      const pixels = Float32Array.from({ length: n }, (_, i) => kind(i, n));
+      assert.deepEqual(windowOf(pixels), bySort(pixels), `case ${t}`);
+    }
+    assert.deepEqual(windowOf(Float32Array.of(NaN, NaN)), { low: 0, high: 1 });
+    assert.deepEqual(windowOf(Float32Array.of(3, 3, 3)), { low: 3, high: 4 });
   });
 });
