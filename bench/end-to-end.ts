@@ -141,6 +141,8 @@ async function startE2eNode(work: string, quietSeconds: number): Promise<{ node:
   const node = await startNodeChild(work, {
     models: { dir: path.join(REPO, 'models'), executionProviders: ['cpu'] },
     localAeTitles: [{ aeTitle: 'NPCAI', destinations: ['pacs'], completion: { quietSeconds, forceCompleteSeconds: 600 } }],
+    // BENCH_ANALYSIS_CONCURRENCY: analysis jobs in flight (the node's default when unset), to compare settings.
+    ...(process.env.BENCH_ANALYSIS_CONCURRENCY ? { analysis: { concurrency: Number(process.env.BENCH_ANALYSIS_CONCURRENCY) } } : {}),
     destinations: [{ name: 'pacs', type: 'dimse', aeTitle: 'PACS', host: '127.0.0.1', port: scp.port }],
   }, { NPC_EXECUTION_PROVIDERS: 'cpu' });
   return {
