@@ -11,8 +11,9 @@
  * Everything else (association negotiation, C-ECHO, release, abort) still goes to the library, in order:
  * while a store is being finished, later PDUs wait, so a release request never overtakes a response.
  */
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, open, openSync, promises as fsp, unlinkSync, writeSync } from 'node:fs';
+import { createHash, webcrypto, type Hash } from 'node:crypto';
+import { closeSync, open, openSync, promises as fsp, unlinkSync, write as writeCb, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { injectFault } from '../../store/fault-injection';
 import type { Logger } from '../../logging/logger';
 import { InstanceStore, type IngestContext } from '../../store/instance-store';
@@ -55,10 +56,19 @@ export interface FastStoreEnvironment {
   maxInstanceBytes?: number;
   /** Free space is checked when a data set starts and again every this many bytes of it. Default 16 MiB. */
   freeSpaceCheckBytes?: number;
+  /** Data sets up to this size are gathered in memory before they are written (default RETAIN_LIMIT, at most that). */
+  gatherLimit?: number;
 }
 
-/** Bytes of a data set retained for validation from memory (larger ones are read back in windows). */
+/**
+ * Bytes of a data set gathered in memory (validated there, written to the spool file in one write and hashed
+ * on the thread pool); a larger one streams to the file as it arrives and is read back in windows.
+ */
 const RETAIN_LIMIT = InstanceStore.IN_MEMORY_LIMIT;
+/** The gathering buffer is kept for the association's next instance up to this size. */
+const KEEP_BUFFER_LIMIT = 8 * 1024 * 1024;
+
+const writeP = promisify(writeCb);
 
 /** One data set being received. */
 interface Receiving {
@@ -68,9 +78,11 @@ interface Receiving {
   refuse?: StoreRefusal;
   path?: string;
   fd?: number;
-  hash?: Hash;
   size: number;
-  retained?: Buffer[];
+  /** The data set so far (File Meta prefix included), while it fits in RETAIN_LIMIT: bytes 0..size. */
+  gathered?: Buffer;
+  /** Set once the data set outgrew RETAIN_LIMIT: from then on written and hashed as it arrives. */
+  hash?: Hash;
   writeError?: NodeJS.ErrnoException;
   /** Size at which free space is checked next. */
   nextSpaceCheck?: number;
@@ -102,6 +114,8 @@ export class FastStorePath {
   private closed = false;
   private aborted = false;
   private spare: Spare | undefined;
+  /** The gathering buffer of the previous instance, reused by the next (one instance at a time per association). */
+  private buffer: Buffer | undefined;
 
   constructor(private readonly env: FastStoreEnvironment) {
     this.prepareSpare();
@@ -334,9 +348,10 @@ export class FastStorePath {
       sopInstanceUid: command.affectedSopInstanceUid ?? '',
       transferSyntaxUid: pc.transferSyntaxUid,
       sourceAeTitle: this.env.sourceAeTitle,
+      receivingAeTitle: this.env.ingestContext().calledAeTitle,
     });
-    r.hash = createHash('sha256');
-    r.retained = [];
+    r.gathered = this.buffer ?? Buffer.allocUnsafe(1024 * 1024);
+    this.buffer = undefined;
     const spare = this.takeSpare();
     if (spare) {
       r.path = spare.path;
@@ -356,8 +371,9 @@ export class FastStorePath {
   }
 
   /**
-   * Writes one fragment into the spool file. Synchronous: a page-cache write of at most one PDU takes
-   * microseconds, while a thread-pool round trip per fragment costs milliseconds of latency under load.
+   * Takes one fragment. While the data set fits in RETAIN_LIMIT it is only gathered in memory (a copy into
+   * the association's buffer); once it outgrows that, what was gathered and every later fragment are
+   * written into the spool file synchronously (a page-cache write of at most one PDU) and hashed as they come.
    */
   private write(r: Receiving, value: Buffer): void {
     if (r.refuse || r.writeError || r.fd === undefined || value.length === 0) return;
@@ -372,20 +388,41 @@ export class FastStorePath {
         if (space && this.state.kind === 'data' && this.state.receiving === r) this.giveUp(r, { status: space.status, reason: space.reason });
       });
     }
+    if (r.gathered) {
+      const end = r.size + value.length;
+      const limit = Math.min(this.env.gatherLimit ?? RETAIN_LIMIT, RETAIN_LIMIT);
+      if (end <= limit) {
+        if (end > r.gathered.length) {
+          const grown = Buffer.allocUnsafe(Math.min(limit, Math.max(end, 2 * r.gathered.length)));
+          r.gathered.copy(grown, 0, 0, r.size);
+          r.gathered = grown;
+        }
+        value.copy(r.gathered, r.size);
+        r.size = end;
+        return;
+      }
+      // Too large to hold: what was gathered goes to the file now, and the rest streams.
+      const gathered = r.gathered.subarray(0, r.size);
+      r.gathered = undefined;
+      r.hash = createHash('sha256');
+      if (gathered.length > 0 && !this.writeThrough(r, gathered)) return;
+    }
+    this.writeThrough(r, value);
+  }
+
+  /** Writes and hashes one piece synchronously; false (and writeError set) when the write failed. */
+  private writeThrough(r: Receiving, value: Buffer): boolean {
     try {
       injectFault('write', r.path!);
       let off = 0;
-      while (off < value.length) off += writeSync(r.fd, value, off, value.length - off);
+      while (off < value.length) off += writeSync(r.fd!, value, off, value.length - off);
     } catch (err) {
       r.writeError = err as NodeJS.ErrnoException;
-      return;
+      return false;
     }
     r.hash!.update(value);
     r.size += value.length;
-    if (r.retained) {
-      if (r.size > RETAIN_LIMIT) r.retained = undefined;
-      else r.retained.push(value);
-    }
+    return true;
   }
 
   /**
@@ -396,7 +433,7 @@ export class FastStorePath {
   private giveUp(r: Receiving, refuse: { status: number; reason: string }): void {
     if (r.refuse) return;
     r.refuse = refuse;
-    r.retained = undefined;
+    this.releaseBuffer(r);
     const fd = r.fd;
     const file = r.path;
     r.fd = undefined;
@@ -443,26 +480,46 @@ export class FastStorePath {
       this.env.log.error('spool write failed', { error: String(r.writeError) });
       return spoolFailureReply(r.writeError);
     }
-    const bytes = r.retained ? (r.retained.length === 1 ? r.retained[0] : Buffer.concat(r.retained, r.size)) : undefined;
-    r.retained = undefined;
+    const gathered = r.gathered?.subarray(0, r.size);
+    // Gathered in memory: one write into the spool file and the sha256 both run on the thread pool while
+    // the store validates the same bytes here; the store places the file only once the write is done.
+    const written = gathered ? writeAll(r, fd, gathered) : undefined;
+    written?.catch(() => undefined);
+    const sha256 = gathered ? sha256Hex(gathered) : r.hash!.digest('hex');
+    if (typeof sha256 !== 'string') sha256.catch(() => undefined);
     let outcome;
     try {
       // The store renames the file, then syncs its data (through this fd) and the directory together.
       outcome = await this.env.store.ingestFile(r.path, this.env.ingestContext(), {
-        sha256: r.hash!.digest('hex'),
+        sha256,
         size: r.size,
-        bytes,
+        bytes: gathered,
+        dataWritten: written,
         openFd: fd,
         deferNotify: true,
         affectedSopClassUid: r.command.affectedSopClassUid,
         affectedSopInstanceUid: r.command.affectedSopInstanceUid,
       });
     } finally {
+      // The fd is closed (and the buffer reused) only once the write that uses them has ended.
+      if (written) await written.catch(() => undefined);
       closeSync(fd);
+      this.releaseBuffer(r);
+    }
+    if (r.writeError) {
+      this.env.log.error('spool write failed', { error: String(r.writeError) });
+      return spoolFailureReply(r.writeError);
     }
     const reply = ingestReply(outcome);
     if (!outcome.ok) this.env.log.warn('C-STORE failed', { status: reply.status, reason: reply.reason });
     return reply;
+  }
+
+  /** Keeps the gathering buffer for the next instance (when not too large). */
+  private releaseBuffer(r: Receiving): void {
+    const b = r.gathered;
+    r.gathered = undefined;
+    if (b && b.length <= KEEP_BUFFER_LIMIT && !this.closed) this.buffer = b;
   }
 
   private abort(reason: number): void {
@@ -522,6 +579,23 @@ function removeSpoolFile(fd: number, file: string): void {
   } catch {
     /* already gone */
   }
+}
+
+/** Writes all of `bytes` at the start of the spool file on the thread pool; a failure is kept in `r.writeError`. */
+async function writeAll(r: Receiving, fd: number, bytes: Buffer): Promise<void> {
+  try {
+    injectFault('write', r.path!);
+    let off = 0;
+    while (off < bytes.length) off += (await writeP(fd, bytes, off, bytes.length - off, off)).bytesWritten;
+  } catch (err) {
+    r.writeError = err as NodeJS.ErrnoException;
+    throw err;
+  }
+}
+
+/** sha256 (hex) of `bytes` on the thread pool (WebCrypto copies them first, so the caller may reuse the buffer). */
+async function sha256Hex(bytes: Buffer): Promise<string> {
+  return Buffer.from(await webcrypto.subtle.digest('SHA-256', bytes)).toString('hex');
 }
 
 function formatBytes(n: number): string {
