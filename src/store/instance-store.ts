@@ -34,14 +34,9 @@ export interface IngestContext {
 }
 
 export interface IngestOptions {
-  /** sha256 / size of the spooled file when its writer computed them (the sha256 may still be computing). */
-  sha256?: string | Promise<string>;
+  /** sha256 / size of the spooled file when its writer computed them. */
+  sha256?: string;
   size?: number;
-  /**
-   * The spooled file's bytes are still being written (given in `bytes`, validated meanwhile): the file is
-   * placed only once this resolves; when it rejects, nothing is stored and ingestFile fails.
-   */
-  dataWritten?: Promise<void>;
   /** True when the spooled file's data is already fsynced. */
   dataSynced?: boolean;
   /** From the C-STORE command. */
@@ -328,8 +323,7 @@ export class InstanceStore extends EventEmitter {
         sopInstanceUid: header.SOPInstanceUID,
       });
     }
-    if (opts.dataWritten) await opts.dataWritten;
-    const sha256 = opts.sha256 !== undefined ? await opts.sha256 : await sha256File(tempPath);
+    const sha256 = opts.sha256 ?? (await sha256File(tempPath));
     // One ingest per SOP Instance UID at a time (duplicates arriving concurrently are decided in order).
     return this.withLock(header.SOPInstanceUID, async () => {
       const identity = this.checkIdentity(header, ctx, opts);
