@@ -61,8 +61,11 @@ export interface FastStoreEnvironment {
 
 /** Bytes of a data set also gathered in memory for validation (larger ones are read back in windows). */
 const RETAIN_LIMIT = InstanceStore.IN_MEMORY_LIMIT;
-/** The gathering buffer is kept for the association's next instance up to this size. */
-const KEEP_BUFFER_LIMIT = 8 * 1024 * 1024;
+/**
+ * The gathering buffer is kept for the association's next instance up to this size (a fresh 0.5 MiB buffer
+ * per instance costs page faults); larger data sets get one of their own.
+ */
+const KEEP_BUFFER_LIMIT = 4 * 1024 * 1024;
 
 /** One data set being received. */
 interface Receiving {
@@ -528,6 +531,7 @@ export class FastStorePath {
   onClose(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
+    this.buffer = undefined;
     const spareGone = this.disposeSpare();
     const partialGone = this.discardReceiving();
     return spareGone ? Promise.all([spareGone, partialGone]).then(() => undefined) : partialGone;
