@@ -14,6 +14,10 @@ export interface FileMeta {
   transferSyntaxUid: string;
   /** (0002,0016) Source Application Entity Title, when the file has one. */
   sourceApplicationEntityTitle?: string;
+  /** (0002,0017) Sending Application Entity Title: the calling AE title of the association it came over. */
+  sendingApplicationEntityTitle?: string;
+  /** (0002,0018) Receiving Application Entity Title: the called AE title it was received under. */
+  receivingApplicationEntityTitle?: string;
   /** Offset of the data set's first byte. */
   datasetOffset: number;
 }
@@ -52,6 +56,8 @@ export function readFileMeta(src: ByteSource): FileMeta {
     mediaStorageSopInstanceUid: values.get(0x0003),
     transferSyntaxUid,
     sourceApplicationEntityTitle: values.get(0x0016) || undefined,
+    sendingApplicationEntityTitle: values.get(0x0017) || undefined,
+    receivingApplicationEntityTitle: values.get(0x0018) || undefined,
     datasetOffset: pos,
   };
 }
@@ -71,8 +77,12 @@ function padded(s: string, pad: string): Buffer {
   return Buffer.from(s.length % 2 === 0 ? s : s + pad, 'latin1');
 }
 
-/** Preamble, DICM and the File Meta Information group for a data set received over the network. */
-export function encodeFileMeta(opts: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; sourceAeTitle?: string }): Buffer {
+/**
+ * Preamble, DICM and the File Meta Information group for a data set received over the network. With
+ * `receivingAeTitle` (and `sourceAeTitle`, the calling AE title) the file carries who received it: Sending
+ * (0002,0017) and Receiving (0002,0018) Application Entity Title, which a rebuilt index reads (no file beside it).
+ */
+export function encodeFileMeta(opts: { sopClassUid: string; sopInstanceUid: string; transferSyntaxUid: string; sourceAeTitle?: string; receivingAeTitle?: string }): Buffer {
   const body = [
     element(0x0002, 0x0001, 'OB', Buffer.from([0x00, 0x01])),
     element(0x0002, 0x0002, 'UI', padded(opts.sopClassUid, '\0')),
@@ -82,6 +92,10 @@ export function encodeFileMeta(opts: { sopClassUid: string; sopInstanceUid: stri
     element(0x0002, 0x0013, 'SH', padded(ImplementationVersionName, ' ')),
   ];
   if (opts.sourceAeTitle) body.push(element(0x0002, 0x0016, 'AE', padded(opts.sourceAeTitle.slice(0, 16), ' ')));
+  if (opts.receivingAeTitle) {
+    if (opts.sourceAeTitle) body.push(element(0x0002, 0x0017, 'AE', padded(opts.sourceAeTitle.slice(0, 16), ' ')));
+    body.push(element(0x0002, 0x0018, 'AE', padded(opts.receivingAeTitle.slice(0, 16), ' ')));
+  }
   const bodyBuf = Buffer.concat(body);
   const groupLength = Buffer.alloc(4);
   groupLength.writeUInt32LE(bodyBuf.length, 0);

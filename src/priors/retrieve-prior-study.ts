@@ -114,7 +114,13 @@ function installCGetStoreHandling(client: Client, target: DimseTarget, store: In
     if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
     if (opts.maxInstances !== undefined && state.stored.length + writers.size >= opts.maxInstances) return refuse(Status.OutOfResources, 'too many instances for one prior study');
     const writer = store.createSpoolWriter(
-      encodeFileMeta({ sopClassUid: sopClass, sopInstanceUid: command.getAffectedSopInstanceUid(), transferSyntaxUid: ts, sourceAeTitle: target.calledAeTitle }),
+      encodeFileMeta({
+        sopClassUid: sopClass,
+        sopInstanceUid: command.getAffectedSopInstanceUid(),
+        transferSyntaxUid: ts,
+        sourceAeTitle: target.calledAeTitle,
+        receivingAeTitle: opts.localAeTitle ?? target.callingAeTitle,
+      }),
       opts.maxBytes,
       InstanceStore.IN_MEMORY_LIMIT,
     );

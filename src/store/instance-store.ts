@@ -13,7 +13,7 @@ import type { Db } from './database';
 import type { Logger } from '../logging/logger';
 import type { InstanceHeader, InstanceStoredEvent, StoredInstance } from './instance-types';
 import { BufferSource, ScanError, type ByteSource } from '../dicom/dataset-scan';
-import { readFileMeta } from '../dicom/part10';
+import { readFileMeta, type FileMeta } from '../dicom/part10';
 import { Status } from '../dicom/status';
 import { TransferSyntax, isValidUid } from '../dicom/uids';
 import { invalid, validateInstance, type InvalidInstance } from './instance-validation';
@@ -66,7 +66,7 @@ export type IngestOutcome = { ok: true; instance: StoredInstance; duplicate: boo
 /** What to do with an instance whose patient identity differs from its study's. */
 export type PatientIdentityPolicy = 'refuse' | 'quarantine' | 'accept-newest';
 
-/** What recovery reads beside each stored file (<SOP>.ingress.json): who received it, and how. */
+/** Who received a stored file, and how: in its File Meta Information (DIMSE) or beside it (<SOP>.ingress.json). */
 export interface IngressRecord {
   calledAeTitle: string;
   callingAeTitle: string;
@@ -205,7 +205,7 @@ export class InstanceStore extends EventEmitter {
           const sop = file.slice(0, -4);
           if (this.getStmt.get(sop)) continue;
           const full = path.join(this.instancesDir, study, series, file);
-          const indexed = await this.reindexFile(full, defaults.calledAeTitle, await readIngress(sidecarPathOf(full)));
+          const indexed = await this.reindexFile(full, defaults.calledAeTitle);
           if (indexed) reindexed += 1;
         }
       }
@@ -216,10 +216,12 @@ export class InstanceStore extends EventEmitter {
 
   /**
    * Indexes a stored file that the index lost (power loss before its commit): with the receiving AE title,
-   * calling AE title and ingress from its sidecar, or, for a file without one (stored before sidecars
-   * existed, or with storage.fsync off), the first local AE title and the file meta's Source AE.
+   * calling AE title and ingress from its File Meta Information (Receiving / Sending Application Entity
+   * Title, written by the DIMSE receivers; the time is the file's) or from its <SOP>.ingress.json sidecar
+   * (STOW-RS, and files stored before the File Meta carried it); for a file with neither, the first local AE
+   * title and the file meta's Source AE.
    */
-  private async reindexFile(full: string, calledAeTitle: string, ingress: IngressRecord | undefined): Promise<boolean> {
+  private async reindexFile(full: string, calledAeTitle: string): Promise<boolean> {
     const src = await openSource(full);
     try {
       const v = validateInstance(src.source, { acceptedTransferSyntaxes: this.acceptedTransferSyntaxes });
@@ -227,8 +229,10 @@ export class InstanceStore extends EventEmitter {
         this.opts.logger.warn('stored file failed validation at recovery; left unindexed', { file: path.relative(this.opts.dataDir, full), reason: v.reason });
         return false;
       }
-      const sourceAe = readFileMeta(src.source).sourceApplicationEntityTitle ?? 'UNKNOWN';
+      const meta = v.fileMeta;
+      const sourceAe = meta.sourceApplicationEntityTitle ?? 'UNKNOWN';
       const stat = await fsp.stat(full);
+      const ingress = (await readIngress(sidecarPathOf(full))) ?? ingressFromFileMeta(meta, stat.mtime);
       const ctx: IngestContext = ingress
         ? { calledAeTitle: ingress.calledAeTitle, callingAeTitle: ingress.callingAeTitle, via: ingress.via }
         : { calledAeTitle, callingAeTitle: sourceAe, via: 'dimse' };
@@ -332,9 +336,9 @@ export class InstanceStore extends EventEmitter {
           sopInstanceUid: header.SOPInstanceUID,
         });
       }
-      if (identity.kind === 'quarantine') return this.quarantine(tempPath, header, ctx, size, sha256, identity.differs, opts);
+      if (identity.kind === 'quarantine') return this.quarantine(tempPath, header, v.fileMeta, ctx, size, sha256, identity.differs, opts);
       try {
-        const outcome = await this.place(tempPath, header, v.transferSyntaxUid, ctx, size, sha256, opts, identity.corrected === true);
+        const outcome = await this.place(tempPath, header, v.transferSyntaxUid, v.fileMeta, ctx, size, sha256, opts, identity.corrected === true);
         if (!outcome.ok) identity.undo();
         return outcome;
       } catch (err) {
@@ -400,6 +404,7 @@ export class InstanceStore extends EventEmitter {
     tempPath: string,
     header: InstanceHeader,
     ts: string,
+    fileMeta: FileMeta,
     ctx: IngestContext,
     size: number,
     sha256: string,
@@ -435,12 +440,11 @@ export class InstanceStore extends EventEmitter {
       }
       const finalPath = this.pathFor(header);
       const receivedAt = new Date().toISOString();
-      const ingress: IngressRecord = { calledAeTitle: ctx.calledAeTitle, callingAeTitle: ctx.callingAeTitle, via: ctx.via, receivedAt };
       try {
         await placeDurably(tempPath, finalPath, this.syncer, {
           syncData: this.opts.fsync && !opts.dataSynced,
           openFd: opts.openFd,
-          sidecar: { path: sidecarPathOf(finalPath), content: Buffer.from(JSON.stringify(ingress)) },
+          sidecar: sidecarFor(finalPath, fileMeta, ctx, receivedAt),
         });
       } catch (err) {
         // The new file was renamed over the old one but is not durable (and was removed): the old, still
@@ -463,14 +467,22 @@ export class InstanceStore extends EventEmitter {
   }
 
   /** Holds an instance apart in <dataDir>/quarantine (durable, listed by the API, never analysed). */
-  private async quarantine(tempPath: string, header: InstanceHeader, ctx: IngestContext, size: number, sha256: string, differs: string, opts: IngestOptions): Promise<IngestOutcome> {
+  private async quarantine(
+    tempPath: string,
+    header: InstanceHeader,
+    fileMeta: FileMeta,
+    ctx: IngestContext,
+    size: number,
+    sha256: string,
+    differs: string,
+    opts: IngestOptions,
+  ): Promise<IngestOutcome> {
     const finalPath = path.join(this.quarantineDir, `${header.SOPInstanceUID}.dcm`);
     const receivedAt = new Date().toISOString();
-    const ingress: IngressRecord = { calledAeTitle: ctx.calledAeTitle, callingAeTitle: ctx.callingAeTitle, via: ctx.via, receivedAt };
     await placeDurably(tempPath, finalPath, this.syncer, {
       syncData: this.opts.fsync && !opts.dataSynced,
       openFd: opts.openFd,
-      sidecar: { path: sidecarPathOf(finalPath), content: Buffer.from(JSON.stringify(ingress)) },
+      sidecar: sidecarFor(finalPath, fileMeta, ctx, receivedAt),
     });
     this.opts.db
       .prepare(`INSERT OR REPLACE INTO quarantine (sop_instance_uid, sop_class_uid, study_instance_uid, series_instance_uid, called_ae_title,
@@ -721,6 +733,28 @@ function toStoredInstance(r: InstanceRow, dataDir: string): StoredInstance {
     sha256: r.sha256,
     receivedAt: r.received_at,
     header: JSON.parse(r.header_json) as InstanceHeader,
+  };
+}
+
+/**
+ * The ingress record to write beside a stored file, unless its File Meta Information already carries it:
+ * the DIMSE receivers write the calling and called AE titles into (0002,0017) / (0002,0018) of the file
+ * meta they put in front of the data set, so those files need no second file (nor its create and fdatasync).
+ */
+function sidecarFor(finalPath: string, meta: FileMeta, ctx: IngestContext, receivedAt: string): { path: string; content: Buffer } | undefined {
+  if (ctx.via === 'dimse' && meta.receivingApplicationEntityTitle === ctx.calledAeTitle && (meta.sendingApplicationEntityTitle ?? '') === ctx.callingAeTitle) return undefined;
+  const ingress: IngressRecord = { calledAeTitle: ctx.calledAeTitle, callingAeTitle: ctx.callingAeTitle, via: ctx.via, receivedAt };
+  return { path: sidecarPathOf(finalPath), content: Buffer.from(JSON.stringify(ingress)) };
+}
+
+/** The ingress a DIMSE receiver wrote into the File Meta Information; undefined when it has none. */
+function ingressFromFileMeta(meta: FileMeta, mtime: Date): IngressRecord | undefined {
+  if (!meta.receivingApplicationEntityTitle) return undefined;
+  return {
+    calledAeTitle: meta.receivingApplicationEntityTitle,
+    callingAeTitle: meta.sendingApplicationEntityTitle ?? meta.sourceApplicationEntityTitle ?? '',
+    via: 'dimse',
+    receivedAt: mtime.toISOString(),
   };
 }
 

@@ -7,7 +7,7 @@ import { Status } from '../dicom/status';
 import { AcceptedStorageSopClasses, NativeTransferSyntaxes, SopClass, TransferSyntax, isValidUid } from '../dicom/uids';
 import { ScanError, scanDataset, type ByteSource, type Syntax } from '../dicom/dataset-scan';
 import { AttributeError, decodeHeader } from '../dicom/header-attributes';
-import { readFileMeta } from '../dicom/part10';
+import { readFileMeta, type FileMeta } from '../dicom/part10';
 import { UnsupportedCharacterSetError } from '../dicom/charset';
 import type { InstanceHeader } from './instance-types';
 import { errorMessage } from '../util/error-message';
@@ -17,6 +17,8 @@ export interface ValidInstance {
   header: InstanceHeader;
   transferSyntaxUid: string;
   datasetOffset: number;
+  /** The file's File Meta Information as read. */
+  fileMeta: FileMeta;
 }
 
 export interface InvalidInstance {
@@ -129,7 +131,7 @@ export function validateInstance(src: ByteSource, exp: ValidationExpectations): 
     if (pd.fragments < 1 || pd.length === 0) return invalid(Status.CannotUnderstand, 'encapsulated PixelData has no data', 409, withUids);
     if (pd.fragments < frames) return invalid(Status.CannotUnderstand, `encapsulated PixelData has ${pd.fragments} fragments for ${frames} frames`, 409, withUids);
   }
-  return { ok: true, header: h, transferSyntaxUid: ts, datasetOffset: meta.datasetOffset };
+  return { ok: true, header: h, transferSyntaxUid: ts, datasetOffset: meta.datasetOffset, fileMeta: meta };
 }
 
 function str(v: unknown): string | undefined {

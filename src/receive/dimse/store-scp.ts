@@ -241,7 +241,13 @@ export class StoreScp extends Scp {
     const ts = pc.getAcceptedTransferSyntaxUid();
     if (!ts) return refuse(Status.ProcessingFailure, 'no accepted transfer syntax');
     const writer = this.env.store.createSpoolWriter(
-      encodeFileMeta({ sopClassUid: sopClass, sopInstanceUid: request.getAffectedSopInstanceUid(), transferSyntaxUid: ts, sourceAeTitle: this.callingAe() }),
+      encodeFileMeta({
+        sopClassUid: sopClass,
+        sopInstanceUid: request.getAffectedSopInstanceUid(),
+        transferSyntaxUid: ts,
+        sourceAeTitle: this.callingAe(),
+        receivingAeTitle: this.calledAe(),
+      }),
       undefined,
       InstanceStore.IN_MEMORY_LIMIT,
     );

@@ -2,12 +2,12 @@
  * Delivery and store correctness (issue 11, bullet 4): STOW-RS success only from a response that lists each
  * instance, no redirects, http(s) destination URLs only; the replace conflict policy never loses the
  * acknowledged instance; a new directory is durable before any store into it is answered; recovery after
- * a lost index uses the ingress recorded beside each file.
+ * a lost index uses the ingress recorded with each file (its File Meta over DIMSE, a sidecar for STOW-RS).
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import Database from 'better-sqlite3';
@@ -186,7 +186,7 @@ describe('delivery and store correctness (integration)', function () {
       assert.equal(node.instances.listStudyInstances(study.studyUid).length, 0);
     });
 
-    it('rebuilds a lost index with the receiving AE title, calling AE title and ingress recorded beside each file', async () => {
+    it('rebuilds a lost index with the receiving AE title, calling AE title and ingress recorded with each file (File Meta over DIMSE, a sidecar for STOW-RS)', async () => {
       const dataDir = path.join(work.dir, 'data');
       const overrides = {
         dimse: { allowUnknownSources: true },
@@ -200,7 +200,12 @@ describe('delivery and store correctness (integration)', function () {
       const contentType = multipartContentType(boundary);
       const stow = await node.api('/dicomweb/studies?aeTitle=SECONDAE', { method: 'POST', body, headers: { 'content-type': contentType } });
       assert.ok(stow.status === 200, `STOW-RS ${stow.status}`);
-      const before = node.instances.listStudyInstances(study.studyUid).map((i) => [i.sopInstanceUid, i.calledAeTitle, i.callingAeTitle]).sort();
+      const stored = node.instances.listStudyInstances(study.studyUid);
+      const before = stored.map((i) => [i.sopInstanceUid, i.calledAeTitle, i.callingAeTitle]).sort();
+      // DIMSE: who received it is in the file's File Meta, nothing beside it; STOW-RS: the client's File Meta, so a sidecar.
+      const sidecars = stored.filter((i) => existsSync(i.path.replace(/\.dcm$/, '.ingress.json'))).map((i) => i.callingAeTitle);
+      assert.deepEqual(sidecars, stored.filter((i) => i.callingAeTitle !== 'MODX').map((i) => i.callingAeTitle));
+      assert.equal(stored.filter((i) => i.callingAeTitle === 'MODX').length, 2);
       await node.stop();
       // Power loss before the index commits (synchronous=NORMAL): the rows are gone, the files are there.
       const db = new Database(path.join(dataDir, 'node.sqlite'));

@@ -24,6 +24,16 @@ describe('readFileMeta', () => {
     assert.equal(m.sourceApplicationEntityTitle, 'MRSCANNER');
   });
 
+  it('carries who received it: Sending (0002,0017) and Receiving (0002,0018) Application Entity Title', () => {
+    const bytes = encodeFileMeta({ sopClassUid: '1.2.840.10008.5.1.4.1.1.4', sopInstanceUid: '1.2.3.4', transferSyntaxUid: '1.2.840.10008.1.2.1', sourceAeTitle: 'MRI', receivingAeTitle: 'NPCAI' });
+    const m = readFileMeta(new BufferSource(bytes));
+    assert.equal(m.sourceApplicationEntityTitle, 'MRI');
+    assert.equal(m.sendingApplicationEntityTitle, 'MRI');
+    assert.equal(m.receivingApplicationEntityTitle, 'NPCAI');
+    assert.equal(m.datasetOffset, bytes.length);
+    assert.equal(readFileMeta(new BufferSource(meta('MRI'))).receivingApplicationEntityTitle, undefined);
+  });
+
   it('has no Source AE Title when the file meta has none', () => {
     const bytes = meta();
     const m = readFileMeta(new BufferSource(bytes));

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { CommandField, CommandSetError, encodeCStoreResponse, parseCommandSet } from '../../../src/receive/dimse/command-set';
@@ -10,6 +11,8 @@ import { openDatabase } from '../../../src/store/database';
 import { silentLogger } from '../../../src/logging/logger';
 import { Status } from '../../../src/dicom/status';
 import { SopClass, TransferSyntax, deterministicUid } from '../../../src/dicom/uids';
+import { BufferSource } from '../../../src/dicom/dataset-scan';
+import { readFileMeta } from '../../../src/dicom/part10';
 import { encodeMrDataset } from '../../helpers/mr-fixture';
 import { tempDir } from '../../helpers/temp-dir';
 
@@ -155,7 +158,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
   const MR_PC = 1;
   const ECHO_PC = 3;
 
-  async function harness(opts: { peerMaxPduLength: number; maxInstanceBytes?: number; freeSpaceCheckBytes?: number }) {
+  async function harness(opts: { peerMaxPduLength: number; maxInstanceBytes?: number; freeSpaceCheckBytes?: number; gatherLimit?: number }) {
     const work = tempDir('npcai-fast-');
     const db = openDatabase(work.dir);
     const store = new InstanceStore({
@@ -192,6 +195,7 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
       inFlight,
       maxInstanceBytes: opts.maxInstanceBytes,
       freeSpaceCheckBytes: opts.freeSpaceCheckBytes,
+      gatherLimit: opts.gatherLimit,
     });
     const release = Buffer.from([0x05, 0, 0, 0, 0, 4, 0, 0, 0, 0]);
     /** What the spool holds once the peer asked for release (the prepared spare file is gone by then). */
@@ -285,21 +289,29 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
   }
 
   it('reassembles data set fragments from many PDUs into the stored file byte for byte and answers Success', async () => {
-    const h = await harness({ peerMaxPduLength: 16384 });
-    try {
-      const { spec, dataset } = instance(1);
-      feed(h.fast, cStorePdus(11, spec.sopUid, dataset, [1000, 7, 4093, 16000]), 3001);
-      await h.settle();
-      assert.deepEqual(h.responses(), [{ status: Status.Success, messageId: 11, sop: spec.sopUid, comment: undefined }]);
-      const stored = h.store.getInstance(spec.sopUid)!;
-      assert.ok(stored, 'indexed');
-      const file = readFileSync(stored.path);
-      assert.deepEqual(file.subarray(file.length - dataset.length), dataset);
-      assert.equal(file.toString('latin1', 128, 132), 'DICM');
-      assert.deepEqual(h.delivered, [], 'nothing of a C-STORE reaches the library');
-      assert.deepEqual(h.spoolAfterRelease(), []);
-    } finally {
-      await h.cleanup();
+    // Validated from the copy gathered in memory (the default), and from the file read back (larger than gatherLimit).
+    for (const gatherLimit of [undefined, 1024]) {
+      const h = await harness({ peerMaxPduLength: 16384, gatherLimit });
+      try {
+        const { spec, dataset } = instance(1);
+        feed(h.fast, cStorePdus(11, spec.sopUid, dataset, [1000, 7, 4093, 16000]), 3001);
+        await h.settle();
+        assert.deepEqual(h.responses(), [{ status: Status.Success, messageId: 11, sop: spec.sopUid, comment: undefined }]);
+        const stored = h.store.getInstance(spec.sopUid)!;
+        assert.ok(stored, 'indexed');
+        const file = readFileSync(stored.path);
+        assert.deepEqual(file.subarray(file.length - dataset.length), dataset);
+        assert.equal(file.toString('latin1', 128, 132), 'DICM');
+        assert.equal(stored.sha256, createHash('sha256').update(file).digest('hex'));
+        // Who received it is in the File Meta Information, so nothing is written beside the file.
+        const meta = readFileMeta(new BufferSource(file));
+        assert.deepEqual([meta.sendingApplicationEntityTitle, meta.receivingApplicationEntityTitle], ['UNIT', 'NPCAI']);
+        assert.deepEqual(readdirSync(path.dirname(stored.path)), [path.basename(stored.path)]);
+        assert.deepEqual(h.delivered, [], 'nothing of a C-STORE reaches the library');
+        assert.deepEqual(h.spoolAfterRelease(), []);
+      } finally {
+        await h.cleanup();
+      }
     }
   });
 
@@ -404,21 +416,23 @@ describe('FastStorePath (C-STORE outside dcmjs-dimse)', function () {
   });
 
   it('removes the partial spool file when the association ends mid data set, and answers nothing', async () => {
-    const h = await harness({ peerMaxPduLength: 0 });
-    try {
-      const { spec, dataset } = instance(8);
-      const pdus = cStorePdus(4, spec.sopUid, dataset, [4096]);
-      await new Promise((r) => setTimeout(r, 50));
-      const spare = readdirSync(h.store.spoolDir);
-      assert.equal(spare.length, 1, 'the next spool file is created ahead');
-      for (const p of pdus.slice(0, 4)) h.fast.push(p);
-      assert.deepEqual(readdirSync(h.store.spoolDir), spare, 'the data set is spooled into it while it arrives');
-      assert.ok(statSync(path.join(h.store.spoolDir, spare[0]!)).size > 4096);
-      await h.fast.onClose();
-      assert.deepEqual(readdirSync(h.store.spoolDir), []);
-      assert.equal(h.responses().length, 0);
-    } finally {
-      await h.cleanup();
+    for (const gatherLimit of [undefined, 1024]) {
+      const h = await harness({ peerMaxPduLength: 0, gatherLimit });
+      try {
+        const { spec, dataset } = instance(8);
+        const pdus = cStorePdus(4, spec.sopUid, dataset, [4096]);
+        await new Promise((r) => setTimeout(r, 50));
+        const spare = readdirSync(h.store.spoolDir);
+        assert.equal(spare.length, 1, 'the next spool file is created ahead');
+        for (const p of pdus.slice(0, 4)) h.fast.push(p);
+        assert.deepEqual(readdirSync(h.store.spoolDir), spare, 'the data set is spooled into it while it arrives');
+        assert.ok(statSync(path.join(h.store.spoolDir, spare[0]!)).size > 4096);
+        await h.fast.onClose();
+        assert.deepEqual(readdirSync(h.store.spoolDir), []);
+        assert.equal(h.responses().length, 0);
+      } finally {
+        await h.cleanup();
+      }
     }
   });
 
