@@ -216,3 +216,11 @@ export function queryRows<T>(dataDir: string, sql: string, ...params: unknown[])
     db.close();
   }
 }
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
+export function processCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / 100;
+}

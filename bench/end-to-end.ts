@@ -5,10 +5,10 @@
  * times come from the node's own job history. Then a backlog: N studies arriving at once (4 senders), studies
  * per hour until the last is delivered, with C-ECHO latency measured throughout against an idle reference.
  */
-import { existsSync, linkSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeCohort } from '../src/synth/cohort';
-import { echoMs, echoWhile, loadAverage, median, queryRows, REPO, sampleRss, sendOne, sendParallel, startNodeChild, startStorescp, waitFor, type NodeChild } from './common';
+import { echoMs, echoWhile, loadAverage, median, processCpuSeconds, queryRows, REPO, sampleRss, sendOne, sendParallel, startNodeChild, startStorescp, waitFor, type NodeChild } from './common';
 
 export interface StudyTiming {
   study: string;
@@ -70,13 +70,6 @@ interface JobRow {
   updated_at: string;
 }
 
-/** CPU seconds (user + system, all threads) a process has used so far, from /proc/PID/stat. */
-export function processCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the 12th and 13th.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(rest[11]) + Number(rest[12])) / 100;
-}
 
 /** A cohort of `patients` pre-treatment studies (3 analysed series, no distractors), cached by its parameters. */
 export function cohortStudyDirs(cache: string, patients: number, matrix: 256 | 512, seed: number): string[] {

@@ -8,12 +8,18 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
 import { startOrthanc } from '../test/helpers/orthanc';
-import { countRows, median, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage } from './common';
+import { countRows, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage } from './common';
 
 export interface IngestVariant {
   name: string;
   env?: NodeJS.ProcessEnv;
   config?: Record<string, unknown>;
+  /**
+   * Send a separate warm-up study (other UIDs, not timed) through the same senders first: the steady state of a
+   * node that has been running, not its first instances (V8 compiles the hot path while they arrive: about a
+   * sixth of a fresh process's CPU over its first 400 instances, measured with perf).
+   */
+  warm?: boolean;
 }
 
 export interface IngestRow {
@@ -22,6 +28,8 @@ export interface IngestRow {
   instPerSec: number[];
   median: number;
   peakRssMb: number;
+  /** The receiver's CPU (user + system, all threads) per instance, ms, per repetition. */
+  cpuMsPerInstance?: number[];
 }
 
 export interface IngestBenchResult {
@@ -35,39 +43,47 @@ export interface IngestBenchResult {
   orthanc: { available: boolean; note?: string };
 }
 
-async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant): Promise<{ rate: number; peak: number }> {
+async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant, warm?: { dirs: string[]; count: number }): Promise<{ rate: number; peak: number; cpuMs?: number }> {
   const node = await startNodeChild(work, { models: { dir: path.join(work, 'no-models') }, ...(variant.config ?? {}) }, variant.env);
   try {
+    const warmed = variant.warm && warm ? warm.count : 0;
+    if (warmed) await sendParallel(node.dimsePort, 'NPCAI', warm!.dirs);
     const rss = sampleRss(node.pid, 50);
+    const cpu0 = processCpuSeconds(node.pid);
     const seconds = await sendParallel(node.dimsePort, 'NPCAI', dirs);
+    const cpuMs = ((processCpuSeconds(node.pid) - cpu0) * 1000) / count;
     const { peak } = rss.stop();
     const stored = countRows(node.dataDir, 'SELECT count(*) AS n FROM instances');
-    if (stored !== count) throw new Error(`node stored ${stored} of ${count} instances`);
-    return { rate: count / seconds, peak };
+    if (stored !== count + warmed) throw new Error(`node stored ${stored} of ${count + warmed} instances`);
+    return { rate: count / seconds, peak, cpuMs };
   } finally {
     await node.stop();
   }
 }
 
-async function storescpRun(work: string, dirs: string[], count: number): Promise<{ rate: number; peak: number }> {
+async function storescpRun(work: string, dirs: string[], count: number): Promise<{ rate: number; peak: number; cpuMs?: number }> {
   const scp = await startStorescp(path.join(work, 'storescp-out'));
   try {
     const rss = sampleRss(scp.child.pid!, 50);
+    const cpu0 = processCpuSeconds(scp.child.pid!);
     const seconds = await sendParallel(scp.port, scp.aeTitle, dirs);
-    return { rate: count / seconds, peak: rss.stop().peak };
+    const cpuMs = ((processCpuSeconds(scp.child.pid!) - cpu0) * 1000) / count;
+    return { rate: count / seconds, peak: rss.stop().peak, cpuMs };
   } finally {
     scp.stop();
     rmSync(scp.dir, { recursive: true, force: true });
   }
 }
 
-async function orthancRun(dirs: string[], count: number): Promise<{ rate: number; peak: number }> {
+async function orthancRun(dirs: string[], count: number): Promise<{ rate: number; peak: number; cpuMs?: number }> {
   const o = await startOrthanc();
   try {
     const pid = o.pid;
     const rss = pid ? sampleRss(pid, 50) : undefined;
+    const cpu0 = pid ? processCpuSeconds(pid) : NaN;
     const seconds = await sendParallel(o.dicomPort, o.aeTitle, dirs);
-    return { rate: count / seconds, peak: rss?.stop().peak ?? 0 };
+    const cpuMs = pid ? ((processCpuSeconds(pid) - cpu0) * 1000) / count : undefined;
+    return { rate: count / seconds, peak: rss?.stop().peak ?? 0, ...(cpuMs !== undefined ? { cpuMs } : {}) };
   } finally {
     await o.cleanup();
   }
@@ -79,12 +95,16 @@ export async function benchIngest(opts: { work: string; instances: number; repet
   // 512 x 512 16-bit: 0.5 MB per instance; three series.
   const study = writeMrStudy(filesDir, { slices: Math.ceil(opts.instances / 3), rows: 512, columns: 512, name: 'bench' });
   const count = study.files.length;
-  const instanceBytes = readFileSync(study.files[0]!).length;
   const variants: IngestVariant[] = opts.variants ?? [{ name: 'node' }];
+  // The warm-up study for `warm` variants: a third as many instances, same size, other UIDs.
+  const warmStudy = variants.some((v) => v.warm) ? writeMrStudy(path.join(opts.work, 'ingest-warm'), { slices: Math.max(1, Math.ceil(opts.instances / 9)), rows: 512, columns: 512, name: 'bench-warm' }) : undefined;
+  const instanceBytes = readFileSync(study.files[0]!).length;
   const rates = new Map<string, number[]>();
   const peaks = new Map<string, number>();
-  const push = (k: string, r: { rate: number; peak: number }) => {
+  const cpus = new Map<string, number[]>();
+  const push = (k: string, r: { rate: number; peak: number; cpuMs?: number }) => {
     rates.set(k, [...(rates.get(k) ?? []), r.rate]);
+    if (r.cpuMs !== undefined) cpus.set(k, [...(cpus.get(k) ?? []), r.cpuMs]);
     peaks.set(k, Math.max(peaks.get(k) ?? 0, r.peak));
   };
   let orthancNote: string | undefined;
@@ -92,12 +112,13 @@ export async function benchIngest(opts: { work: string; instances: number; repet
   try {
     for (const n of opts.senders) {
       const dirs = splitForSenders(study.files, n, path.join(opts.work, `ingest-senders-${n}`));
+      const warm = warmStudy ? { dirs: splitForSenders(warmStudy.files, n, path.join(opts.work, `ingest-warm-senders-${n}`)), count: warmStudy.files.length } : undefined;
       for (let rep = 0; rep < opts.repetitions; rep++) {
         const line: string[] = [];
         // The order of the node variants alternates per repetition: the second of two back-to-back runs was
         // measured faster whichever it was (page cache, CPU frequency), which an unalternated order reads as a gain.
         for (const v of rep % 2 ? [...variants].reverse() : variants) {
-          const r = await nodeRun(opts.work, dirs, count, v);
+          const r = await nodeRun(opts.work, dirs, count, v, warm);
           push(`${n}|${v.name}`, r);
           line.push(`${v.name} ${r.rate.toFixed(0)}`);
         }
@@ -117,14 +138,16 @@ export async function benchIngest(opts: { work: string; instances: number; repet
         console.log(`  ingest ${n} sender(s) rep ${rep + 1}: ${line.join(', ')} inst/s (load ${loadAverage()[0]})`);
       }
       rmSync(path.dirname(dirs[0]!), { recursive: true, force: true });
+      if (warm) rmSync(path.dirname(warm.dirs[0]!), { recursive: true, force: true });
     }
   } finally {
     rmSync(filesDir, { recursive: true, force: true });
+    rmSync(path.join(opts.work, 'ingest-warm'), { recursive: true, force: true });
   }
   const rows: IngestRow[] = [];
   for (const [k, v] of rates) {
     const [senders, receiver] = k.split('|') as [string, string];
-    rows.push({ senders: Number(senders), receiver, instPerSec: v, median: median(v), peakRssMb: (peaks.get(k) ?? 0) / 1048576 });
+    rows.push({ senders: Number(senders), receiver, instPerSec: v, median: median(v), peakRssMb: (peaks.get(k) ?? 0) / 1048576, ...(cpus.get(k) ? { cpuMsPerInstance: cpus.get(k)! } : {}) });
   }
   const ratios: IngestBenchResult['ratios'] = [];
   for (const n of opts.senders) {
@@ -144,9 +167,9 @@ export function ingestMarkdown(r: IngestBenchResult): string {
   return [
     `### Ingest (C-STORE, storescu senders, ${r.instances} instances of ${(r.instanceBytes / 1048576).toFixed(2)} MB, ${r.repetitions} repetition(s), load average ${r.loadAverage.join(' / ')})`,
     '',
-    '| senders | receiver | inst/s per repetition | median | peak RSS |',
-    '| --- | --- | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.senders} | ${x.receiver} | ${f(x.instPerSec)} | ${x.median.toFixed(0)} | ${x.peakRssMb.toFixed(0)} MiB |`),
+    '| senders | receiver | inst/s per repetition | median | receiver CPU ms per instance | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.senders} | ${x.receiver} | ${f(x.instPerSec)} | ${x.median.toFixed(0)} | ${x.cpuMsPerInstance ? x.cpuMsPerInstance.map((c) => c.toFixed(2)).join(', ') : '-'} | ${x.peakRssMb.toFixed(0)} MiB |`),
     '',
     '| senders | node | / reference | ratio (medians, same run) |',
     '| --- | --- | --- | --- |',
