@@ -42,6 +42,8 @@ export interface ReferenceRow {
   ratioToTorchPassive: Record<string, number>;
   /** Process CPU ms per run (all threads, spinning included), by side ('torch' and each tuning) */
   cpuMsPerRun: Record<string, number>;
+  /** Fastest run per side (the nearest to an idle machine that a shared one gives) */
+  minMsPerRun: Record<string, number>;
   /** Alternating rounds timed */
   runs: number;
   loadAverage: [number, number, number];
@@ -262,11 +264,13 @@ async function referenceNetworks(cache: string, threads: number, batches: number
           const ratio = Object.fromEntries(sessions.map(([k]) => [k, median(ms[k]!.map((v, i) => v / ms.torch![i]!))]));
           const ratioPassive = Object.fromEntries(sessions.map(([k]) => [k, median(ms[k]!.map((v, i) => v / ms['torch-passive']![i]!))]));
           const cpuMs = Object.fromEntries(sides.map((k) => [k, median(cpu[k]!)]));
+          const minMs = Object.fromEntries(sides.map((k) => [k, Math.min(...ms[k]!)]));
           const load = loadAverage();
-          rows.push({ network: n.name, input: n.input, batch, ortMsPerRun: ortMs, torchMsPerRun: torchMs, torchPassiveMsPerRun: torchPassiveMs, ratioToTorch: ratio, ratioToTorchPassive: ratioPassive, cpuMsPerRun: cpuMs, runs: round, loadAverage: load });
+          rows.push({ network: n.name, input: n.input, batch, ortMsPerRun: ortMs, torchMsPerRun: torchMs, torchPassiveMsPerRun: torchPassiveMs, ratioToTorch: ratio, ratioToTorchPassive: ratioPassive, cpuMsPerRun: cpuMs, minMsPerRun: minMs, runs: round, loadAverage: load });
           console.log(
             `  reference ${n.name} batch ${batch} (${round} alternating rounds, load ${load.join(' / ')}): PyTorch ${torchMs.toFixed(0)} ms (CPU ${cpuMs.torch!.toFixed(0)}), passive ${torchPassiveMs.toFixed(0)} ms (CPU ${cpuMs['torch-passive']!.toFixed(0)}), ` +
-              sessions.map(([k]) => `ORT ${k} ${ortMs[k]!.toFixed(0)} ms (CPU ${cpuMs[k]!.toFixed(0)}, ${ratio[k]!.toFixed(2)}x / ${ratioPassive[k]!.toFixed(2)}x)`).join(', '),
+              sessions.map(([k]) => `ORT ${k} ${ortMs[k]!.toFixed(0)} ms (CPU ${cpuMs[k]!.toFixed(0)}, ${ratio[k]!.toFixed(2)}x / ${ratioPassive[k]!.toFixed(2)}x)`).join(', ') +
+              `; fastest runs: ${sides.map((k) => `${k} ${minMs[k]!.toFixed(0)}`).join(', ')} ms`,
           );
         } finally {
           for (const [, s] of sessions) await s.release();
@@ -313,6 +317,13 @@ export async function benchInference(opts: { cache: string; quick: boolean; prov
   };
 }
 
+function fastest(x: ReferenceRow): string {
+  const m = x.minMsPerRun as Record<string, number> | undefined;
+  const t = m?.tuned;
+  if (!m || t === undefined) return '-';
+  return `${t.toFixed(0)} ms: ${(t / m.torch!).toFixed(2)}x (${(t / m['torch-passive']!).toFixed(2)}x)`;
+}
+
 export function inferenceMarkdown(r: InferenceResult): string {
   const gpuMeasured = r.shipped.some((x) => x.provider === 'webgpu');
   const ref = r.reference;
@@ -333,11 +344,11 @@ export function inferenceMarkdown(r: InferenceResult): string {
     '',
     ...(ref.measured
       ? [
-          `| network | input | batch | rounds | load (1 min) | PyTorch ms/run (CPU ms) | PyTorch passive ms/run (CPU ms) | ${tn.map((t) => `ORT ${t} ms/run (CPU ms)`).join(' | ')} | ${tn.map((t) => `ORT ${t} / PyTorch`).join(' | ')} | ${tn.map((t) => `ORT ${t} / PyTorch passive`).join(' | ')} |`,
-          `| --- | --- | --- | --- | --- | --- | --- | ${tn.map(() => '---').join(' | ')} | ${tn.map(() => '---').join(' | ')} | ${tn.map(() => '---').join(' | ')} |`,
+          `| network | input | batch | rounds | load (1 min) | PyTorch ms/run (CPU ms) | PyTorch passive ms/run (CPU ms) | ${tn.map((t) => `ORT ${t} ms/run (CPU ms)`).join(' | ')} | ${tn.map((t) => `ORT ${t} / PyTorch`).join(' | ')} | ${tn.map((t) => `ORT ${t} / PyTorch passive`).join(' | ')} | fastest runs: ORT tuned / PyTorch (passive) |`,
+          `| --- | --- | --- | --- | --- | --- | --- | ${tn.map(() => '---').join(' | ')} | ${tn.map(() => '---').join(' | ')} | ${tn.map(() => '---').join(' | ')} | --- |`,
           ...ref.rows.map(
             (x) =>
-              `| ${x.network} | ${x.input.join(' x ')} | ${x.batch} | ${x.runs} | ${x.loadAverage[0]} | ${x.torchMsPerRun.toFixed(0)} (${x.cpuMsPerRun.torch?.toFixed(0) ?? '-'}) | ${x.torchPassiveMsPerRun.toFixed(0)} (${x.cpuMsPerRun['torch-passive']?.toFixed(0) ?? '-'}) | ${tn.map((t) => `${x.ortMsPerRun[t]!.toFixed(0)} (${x.cpuMsPerRun[t]?.toFixed(0) ?? '-'})`).join(' | ')} | ${tn.map((t) => `**${x.ratioToTorch[t]!.toFixed(2)}x**`).join(' | ')} | ${tn.map((t) => `**${x.ratioToTorchPassive[t]!.toFixed(2)}x**`).join(' | ')} |`,
+              `| ${x.network} | ${x.input.join(' x ')} | ${x.batch} | ${x.runs} | ${x.loadAverage[0]} | ${x.torchMsPerRun.toFixed(0)} (${x.cpuMsPerRun.torch?.toFixed(0) ?? '-'}) | ${x.torchPassiveMsPerRun.toFixed(0)} (${x.cpuMsPerRun['torch-passive']?.toFixed(0) ?? '-'}) | ${tn.map((t) => `${x.ortMsPerRun[t]!.toFixed(0)} (${x.cpuMsPerRun[t]?.toFixed(0) ?? '-'})`).join(' | ')} | ${tn.map((t) => `**${x.ratioToTorch[t]!.toFixed(2)}x**`).join(' | ')} | ${tn.map((t) => `**${x.ratioToTorchPassive[t]!.toFixed(2)}x**`).join(' | ')} | ${fastest(x)} |`,
           ),
           ...(gpuMeasured ? [] : ['| (all) | | | | | webgpu: not measured: no GPU | | |']),
         ]
