@@ -4,8 +4,9 @@
  *   starts), the largest output difference from cpu;
  * - paper-size reference networks (ResNet-50 at 224 and 512, Inception-ResNet-v2 at 299, a U-Net at 512)
  *   exported from PyTorch (bench/reference-nets.py, Debian python3-torch; cache dir, not the repo), timed with
- *   ONNX Runtime under the session options given (default and tuned) and with PyTorch itself on the same
- *   machine and the same number of threads as the reference.
+ *   ONNX Runtime under the session options given (ORT's defaults and the node's) and with PyTorch itself (as it
+ *   comes, and with OMP_WAIT_POLICY=PASSIVE), the same number of threads, alternating run by run so that every
+ *   side meets the same load: the ratio is the median of the per-round ratios.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
