@@ -3,7 +3,7 @@
  * and a storescp destination:
  * - while 20 associations stream 20 studies at once (512 x 512) and until all 20 are analysed and delivered;
  * - its trend over many small generated studies (3 series x 3 slices of 64 x 64, sent 10 studies per
- *   association): RSS sampled after every tenth of them is finished, and the least-squares slope per 100
+ *   association): RSS (and V8 heap from /metrics) sampled after every twentieth of them is finished, and the least-squares slope per 100
  *   studies over the second half (the first half includes warm-up: model sessions, decode workers, caches).
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,17 +13,37 @@ import { countRows, loadAverage, REPO, rssOf, sampleRss, sendOne, sendParallel, 
 
 export interface MemoryResult {
   concurrent: { associations: number; instances: number; peakRssMb: number; afterRssMb: number; seconds: number };
-  trend: { studies: number; points: { studies: number; rssMb: number }[]; slopeMbPer100: number; firstMb: number; lastMb: number; seconds: number };
+  trend: {
+    studies: number;
+    points: TrendPoint[];
+    /** Least-squares slope of RSS per 100 studies over the second half */
+    slopeMbPer100: number;
+    /** The same for V8's live heap (heap used) and for RSS less V8's committed heap (native memory: ORT, SQLite, workers, buffers) */
+    heapUsedSlopeMbPer100: number;
+    nativeSlopeMbPer100: number;
+    firstMb: number;
+    lastMb: number;
+    seconds: number;
+  };
   loadAverage: [number, number, number];
 }
 
-function slope(points: { studies: number; rssMb: number }[]): number {
-  const n = points.length;
+/** One sample of the trend: RSS (/proc) and, from the node's /metrics, V8's heap used and committed. */
+export interface TrendPoint {
+  studies: number;
+  rssMb: number;
+  heapUsedMb?: number;
+  heapTotalMb?: number;
+}
+
+function slope(points: TrendPoint[], y: (p: TrendPoint) => number | undefined = (p) => p.rssMb): number {
+  const pts = points.filter((p) => Number.isFinite(y(p)));
+  const n = pts.length;
   if (n < 2) return NaN;
-  const mx = points.reduce((a, p) => a + p.studies, 0) / n;
-  const my = points.reduce((a, p) => a + p.rssMb, 0) / n;
-  const num = points.reduce((a, p) => a + (p.studies - mx) * (p.rssMb - my), 0);
-  const den = points.reduce((a, p) => a + (p.studies - mx) ** 2, 0);
+  const mx = pts.reduce((a, p) => a + p.studies, 0) / n;
+  const my = pts.reduce((a, p) => a + y(p)!, 0) / n;
+  const num = pts.reduce((a, p) => a + (p.studies - mx) * (y(p)! - my), 0);
+  const den = pts.reduce((a, p) => a + (p.studies - mx) ** 2, 0);
   return (num / den) * 100;
 }
 
@@ -74,14 +94,27 @@ export async function benchMemory(opts: { work: string; cache: string; associati
     const perDir = 10;
     const trendDirs = writeStudies(path.join(opts.cache, `memory-trend-${opts.trendStudies}`), opts.trendStudies, perDir, { slices: 3, rows: 64, prefix: 'memt' });
     const base = done(node.dataDir);
-    const step = Math.max(1, Math.round(opts.trendStudies / 10));
-    const points: { studies: number; rssMb: number }[] = [];
+    const step = Math.max(1, Math.round(opts.trendStudies / 20));
+    const points: TrendPoint[] = [];
+    const heapOf = async (p: TrendPoint) => {
+      try {
+        const text = await (await node.api('/metrics')).text();
+        const g = (name: string) => Number(new RegExp(`^${name} ([0-9.e+]+)`, 'm').exec(text)?.[1]) / 1048576;
+        p.heapUsedMb = g('npcai_nodejs_heap_size_used_bytes');
+        p.heapTotalMb = g('npcai_nodejs_heap_size_total_bytes');
+      } catch {
+        // a missed scrape leaves the point without heap figures
+      }
+    };
+    const scrapes: Promise<void>[] = [];
     const t1 = Date.now();
     let next = step;
     const sampler = setInterval(() => {
       const n = done(node.dataDir) - base;
       while (n >= next && next <= opts.trendStudies) {
-        points.push({ studies: next, rssMb: rssOf(node.pid) / 1048576 });
+        const p: TrendPoint = { studies: next, rssMb: rssOf(node.pid) / 1048576 };
+        points.push(p);
+        scrapes.push(heapOf(p));
         next += step;
       }
     }, 200);
@@ -93,16 +126,20 @@ export async function benchMemory(opts: { work: string; cache: string; associati
     } finally {
       clearInterval(sampler);
     }
+    await Promise.all(scrapes);
     const second = points.filter((p) => p.studies > opts.trendStudies / 2);
+    const half = second.length >= 2 ? second : points;
     const trend = {
       studies: opts.trendStudies,
       points,
-      slopeMbPer100: slope(second.length >= 2 ? second : points),
+      slopeMbPer100: slope(half),
+      heapUsedSlopeMbPer100: slope(half, (p) => p.heapUsedMb),
+      nativeSlopeMbPer100: slope(half, (p) => (p.heapTotalMb === undefined ? undefined : p.rssMb - p.heapTotalMb)),
       firstMb: points[0]?.rssMb ?? NaN,
       lastMb: points[points.length - 1]?.rssMb ?? NaN,
       seconds: (Date.now() - t1) / 1000,
     };
-    console.log(`  memory trend over ${trend.studies} studies: ${trend.firstMb.toFixed(0)} -> ${trend.lastMb.toFixed(0)} MiB, slope ${trend.slopeMbPer100.toFixed(1)} MiB per 100 studies (second half; ${trend.seconds.toFixed(0)} s)`);
+    console.log(`  memory trend over ${trend.studies} studies: ${trend.firstMb.toFixed(0)} -> ${trend.lastMb.toFixed(0)} MiB, slope ${trend.slopeMbPer100.toFixed(1)} MiB per 100 studies (second half; V8 heap used ${trend.heapUsedSlopeMbPer100.toFixed(1)}, RSS less V8 heap ${trend.nativeSlopeMbPer100.toFixed(1)}; ${trend.seconds.toFixed(0)} s, load ${loadAverage().join(' / ')})`);
     return { concurrent, trend, loadAverage: loadAverage() };
   } finally {
     await node.stop();
@@ -118,11 +155,11 @@ export function memoryMarkdown(r: MemoryResult): string {
     `### Memory (node process RSS, shipped models on CPU, load average ${r.loadAverage.join(' / ')})`,
     '',
     `- ${c.associations} associations streaming ${c.associations} studies at once (${c.instances} instances of 512 x 512), until all are analysed and delivered: peak **${c.peakRssMb.toFixed(0)} MiB**, ${c.afterRssMb.toFixed(0)} MiB after (target < 1536 MiB; ${c.seconds.toFixed(0)} s).`,
-    `- Over ${t.studies} small studies (3 x 3 slices of 64 x 64, received, analysed and delivered; ${t.seconds.toFixed(0)} s): RSS ${t.firstMb.toFixed(0)} MiB after the first tenth, ${t.lastMb.toFixed(0)} MiB at the end; slope over the second half **${t.slopeMbPer100.toFixed(1)} MiB per 100 studies** (target: flat).`,
+    `- Over ${t.studies} small studies (3 x 3 slices of 64 x 64, received, analysed and delivered; ${t.seconds.toFixed(0)} s): RSS ${t.firstMb.toFixed(0)} MiB after the first twentieth, ${t.lastMb.toFixed(0)} MiB at the end; slope over the second half **${t.slopeMbPer100.toFixed(1)} MiB per 100 studies** (target: flat); beside it, V8's live heap (heap used, sampled whenever a twentieth is reached: garbage since the last collection included) ${(t.heapUsedSlopeMbPer100 ?? NaN).toFixed(1)} and RSS less V8's committed heap (native memory: ONNX Runtime, SQLite, decode workers, buffers) **${(t.nativeSlopeMbPer100 ?? NaN).toFixed(1)} MiB per 100 studies**. V8 sizes its committed heap by its own heuristics (it grows with the allocation rate and shrinks after collections), so RSS moves with it by tens of MiB between samples; what would show a leak is a rising live heap or native part.`,
     '',
-    '| studies done | RSS (MiB) |',
-    '| --- | --- |',
-    ...t.points.map((p) => `| ${p.studies} | ${p.rssMb.toFixed(0)} |`),
+    '| studies done | RSS (MiB) | V8 heap used (MiB) | V8 heap committed (MiB) | RSS less V8 heap (MiB) |',
+    '| --- | --- | --- | --- | --- |',
+    ...t.points.map((p) => `| ${p.studies} | ${p.rssMb.toFixed(0)} | ${p.heapUsedMb?.toFixed(0) ?? '-'} | ${p.heapTotalMb?.toFixed(0) ?? '-'} | ${p.heapTotalMb === undefined ? '-' : (p.rssMb - p.heapTotalMb).toFixed(0)} |`),
     '',
   ].join('\n');
 }

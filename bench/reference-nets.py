@@ -2,7 +2,8 @@
 """Paper-size reference networks for `npm run bench`: exports each to ONNX (TorchScript exporter, dynamic batch
 axis) into a cache directory and times PyTorch on this machine as the reference for ONNX Runtime.
 
-Usage: reference-nets.py --cache DIR --threads N --batches 1,8 [--quick] > result.json
+Usage: reference-nets.py --cache DIR --threads N [--quick] [--only NAMES]: exports, prints one JSON line
+{torch, threads, networks: [{name, file, input, exportSeconds}]}, then serves timed runs on stdin (see serve()).
 
 Networks (random weights; speed does not depend on the weights):
   resnet50-224, resnet50-512   torchvision.models.resnet50 (the papers' class of classifier)
@@ -12,7 +13,7 @@ Networks (random weights; speed does not depend on the weights):
   unet-512                     a U-Net localiser (Ronneberger et al. 2015: 4 down / 4 up, base width 32,
                                batch norm, 1 input channel, 2 output classes)
 --quick exports resnet50 at 64 x 64 only (a seconds-long smoke run of the same code path).
-Prints one JSON object: {torch, threads, networks: [{name, file, input, batch, torchMsPerRun[], exportSeconds}]}.
+PyTorch runs as the recipe's code would: eval(), torch.no_grad(), NCHW tensors, float32.
 """
 import argparse
 import json
@@ -172,25 +173,38 @@ def networks(quick):
     ]
 
 
-def time_runs(model, x, budget_s, max_runs):
-    with torch.no_grad():
-        model(x)  # warm-up
-        times = []
-        t_end = time.perf_counter() + budget_s
-        while len(times) < max_runs and (len(times) < 2 or time.perf_counter() < t_end):
-            t0 = time.perf_counter()
+def serve(models, threads):
+    """Line protocol on stdin/stdout, so that the caller can alternate PyTorch and ONNX Runtime run by run (the same
+    load for both): `run NAME BATCH` runs one forward pass (the first call for a NAME/BATCH makes the input and
+    warms up) and answers {"ms", "cpuMs"} (wall and process CPU time, all threads); `drop NAME` frees a network;
+    `quit` ends."""
+    inputs = {}
+    for line in sys.stdin:
+        cmd = line.split()
+        if not cmd or cmd[0] == "quit":
+            break
+        if cmd[0] == "drop":
+            models.pop(cmd[1], None)
+            inputs = {k: v for k, v in inputs.items() if k[0] != cmd[1]}
+            print("{}", flush=True)
+            continue
+        name, b = cmd[1], int(cmd[2])
+        model, shape = models[name]
+        with torch.no_grad():
+            if (name, b) not in inputs:
+                inputs[(name, b)] = torch.rand(b, *shape)
+                model(inputs[(name, b)])  # warm-up
+            x = inputs[(name, b)]
+            c0, t0 = time.process_time(), time.perf_counter()
             model(x)
-            times.append((time.perf_counter() - t0) * 1000)
-    return times
+            t1, c1 = time.perf_counter(), time.process_time()
+        print(json.dumps({"ms": (t1 - t0) * 1000, "cpuMs": (c1 - c0) * 1000}), flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", required=True)
     ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--batches", default="1,8")
-    ap.add_argument("--budget", type=float, default=6.0, help="seconds of timed runs per network and batch (at least 2 runs)")
-    ap.add_argument("--max-runs", type=int, default=10)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="", help="comma-separated network names (default: all)")
     a = ap.parse_args()
@@ -199,8 +213,8 @@ def main():
     torch.manual_seed(0)
     os.makedirs(a.cache, exist_ok=True)
     out = {"torch": torch.__version__, "threads": torch.get_num_threads(), "networks": []}
-    batches = [int(b) for b in a.batches.split(",")]
     only = [n for n in a.only.split(",") if n]
+    models = {}
     for name, make, shape in networks(a.quick):
         if only and name not in only:
             continue
@@ -212,13 +226,11 @@ def main():
             torch.onnx.export(model, torch.zeros(1, *shape), tmp, input_names=["input"], output_names=["output"],
                               dynamic_axes={"input": {0: "N"}, "output": {0: "N"}}, opset_version=13, do_constant_folding=True)
             os.replace(tmp, f)
-        export_s = time.perf_counter() - t0
-        for b in batches:
-            x = torch.rand(b, *shape)
-            times = time_runs(model, x, a.budget, a.max_runs)
-            out["networks"].append({"name": name, "file": f, "input": list(shape), "batch": b, "torchMsPerRun": times, "exportSeconds": export_s})
-            print(f"  pytorch {name} batch {b}: {sorted(times)[len(times) // 2]:.0f} ms per run", file=sys.stderr, flush=True)
-    json.dump(out, sys.stdout)
+        models[name] = (model, shape)
+        out["networks"].append({"name": name, "file": f, "input": list(shape), "exportSeconds": time.perf_counter() - t0})
+        print(f"  pytorch {name}: exported or cached ({time.perf_counter() - t0:.0f} s)", file=sys.stderr, flush=True)
+    print(json.dumps(out), flush=True)
+    serve(models, a.threads)
 
 
 if __name__ == "__main__":

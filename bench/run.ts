@@ -1,5 +1,7 @@
 /**
- * `npm run bench [-- --quick] [--provider webgpu] [--out DIR] [--cache DIR] [--only ingest,end-to-end,inference,memory]`
+ * `npm run bench [-- --quick] [--provider webgpu] [--out DIR] [--cache DIR] [--only ingest,end-to-end,inference,memory] [--merge]`
+ * `npm run bench -- --import DIR/benchmarks.json [--import ...]`: lays the sections of bounded runs written
+ * elsewhere over the out report (each keeps its measuring time) and rewrites its Markdown; measures nothing.
  *
  * Runs the benchmarks and writes a JSON report (machine, versions, load average, every figure with its
  * reference from the same run and the ratio) and its Markdown. The full run writes docs/benchmarks.json and
@@ -30,10 +32,12 @@ interface Args {
   only: Section[];
   /** Keep the sections of the existing report that this run does not measure. */
   merge: boolean;
+  /** Reports (benchmarks.json) of bounded runs written elsewhere: their sections replace the out report's; nothing is measured. */
+  imports: string[];
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { quick: false, providers: [], cache: path.join(REPO, 'bench', '.cache'), only: [...SECTIONS], merge: false };
+  const a: Args = { quick: false, providers: [], cache: path.join(REPO, 'bench', '.cache'), only: [...SECTIONS], merge: false, imports: [] };
   for (let i = 0; i < argv.length; i++) {
     const v = argv[i]!;
     const next = () => {
@@ -43,6 +47,7 @@ function parseArgs(argv: string[]): Args {
     };
     if (v === '--quick') a.quick = true;
     else if (v === '--merge') a.merge = true;
+    else if (v === '--import') a.imports.push(path.resolve(next()));
     else if (v === '--provider') a.providers.push(...(next().split(',') as ExecutionProvider[]));
     else if (v === '--out') a.out = path.resolve(next());
     else if (v === '--cache') a.cache = path.resolve(next());
@@ -123,8 +128,35 @@ function writeMarkdown(file: string, generated: string): void {
   writeFileSync(file, text);
 }
 
+/** --import: the out report with the sections of each imported report laid over it (each keeps its measuring time). */
+function importReports(out: string, files: string[]): void {
+  const jsonFile = path.join(out, 'benchmarks.json');
+  const report = JSON.parse(readFileSync(existsSync(jsonFile) ? jsonFile : files[0]!, 'utf8')) as BenchReport;
+  report.measuredAt ??= Object.fromEntries(Object.keys(report.sections).map((k) => [k, report.started]));
+  for (const f of files) {
+    const r = JSON.parse(readFileSync(f, 'utf8')) as BenchReport;
+    for (const [k, v] of Object.entries(r.sections)) {
+      (report.sections as Record<string, unknown>)[k] = v;
+      report.measuredAt[k] = r.measuredAt?.[k] ?? r.started;
+    }
+    if (r.finished > report.finished) {
+      report.started = r.started;
+      report.finished = r.finished;
+      report.loadAverageAtStart = r.loadAverageAtStart;
+      report.loadAverageAtEnd = r.loadAverageAtEnd;
+      report.machine = r.machine;
+    }
+  }
+  report.skipped = ['ingest', 'endToEnd', 'inference', 'memory'].filter((k) => !(k in report.sections));
+  mkdirSync(out, { recursive: true });
+  writeFileSync(jsonFile, `${JSON.stringify(report, null, 2)}\n`);
+  writeMarkdown(path.join(out, 'benchmarks.md'), reportMarkdown(report));
+  console.log(`report: ${path.join(out, 'benchmarks.md')} and benchmarks.json, sections from ${files.join(', ')}`);
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.imports.length) return importReports(args.out ?? path.join(REPO, 'docs'), args.imports);
   const started = new Date();
   const work = path.join(os.tmpdir(), `npcai-bench-${process.pid}`);
   mkdirSync(work, { recursive: true });

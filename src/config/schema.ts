@@ -226,6 +226,25 @@ export const ConfigSchema = z.strictObject({
       executionProviders: z.array(ExecutionProviderSchema).min(1).default(['webgpu', 'cpu']),
       /** Slices per inference batch. */
       batchSize: z.number().int().min(1).max(256).default(16),
+      /**
+       * ONNX Runtime session options for every model (docs/model-manifest.md, "Session options"). Absent fields
+       * keep ONNX Runtime's defaults, except allowSpinning (false: idle pool threads sleep; chosen by
+       * measurement on a shared CPU, docs/benchmarks.md).
+       */
+      runtime: z
+        .strictObject({
+          /** Threads inside one operator (absent: one per physical core). */
+          intraOpThreads: z.number().int().min(1).max(256).optional(),
+          /** Threads across operators (only with executionMode 'parallel'). */
+          interOpThreads: z.number().int().min(1).max(256).optional(),
+          /** Whether idle pool threads spin waiting for work (ONNX Runtime's default) instead of sleeping. */
+          allowSpinning: z.boolean().default(false),
+          graphOptimizationLevel: z.enum(['disabled', 'basic', 'extended', 'all']).default('all'),
+          /** The CPU memory arena (absent: on). */
+          memoryArena: z.boolean().optional(),
+          executionMode: z.enum(['sequential', 'parallel']).optional(),
+        })
+        .prefault({}),
     })
     .prefault({}),
   analysis: z

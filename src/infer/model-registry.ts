@@ -12,7 +12,7 @@ import type { ExecutionProvider } from '../config/schema';
 import { SOFT_VOTE_TASKS } from '../core/analysis-ids';
 import type { Logger } from '../logging/logger';
 import { ModelManifestSchema, checkManifest, isDynamicDim, type Dim, type ModelManifest, type ModelTask } from './manifest';
-import { createModelSession, type ModelSession } from './session-pool';
+import { createModelSession, type ModelSession, type SessionTuning } from './session-pool';
 import { sha256File } from '../util/sha256-file';
 import { errorMessage } from '../util/error-message';
 
@@ -59,6 +59,8 @@ export interface ModelRegistryOptions {
   dir: string;
   executionProviders: readonly ExecutionProvider[];
   batchSize: number;
+  /** ONNX Runtime session options (config.models.runtime); absent: DEFAULT_SESSION_TUNING. */
+  runtime?: SessionTuning;
 }
 
 export class ModelRegistry {
@@ -178,7 +180,7 @@ async function loadOne(
   }
   let session: ModelSession;
   try {
-    session = await createModelSession(manifest.id, file, opts.executionProviders, logger);
+    session = await createModelSession(manifest.id, file, opts.executionProviders, logger, opts.runtime);
   } catch (e) {
     add(`cannot create a session: ${errorMessage(e)}`);
     return undefined;

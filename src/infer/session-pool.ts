@@ -144,8 +144,8 @@ export class NoExecutionProviderError extends Error {
 
 /**
  * ONNX Runtime CPU tuning. Every field is optional; absent ones keep ONNX Runtime's own default (intra-op
- * threads: one per physical core; memory arena on; sequential execution), except the graph optimisation
- * level, 'all' unless given.
+ * threads: one per physical core; spinning thread pool; memory arena on; sequential execution), except the graph
+ * optimisation level, 'all' unless given.
  */
 export interface SessionTuning {
   /** Threads inside one operator (0 or absent: ONNX Runtime's default, one per physical core). */
@@ -156,10 +156,26 @@ export interface SessionTuning {
   /** The CPU memory arena (faster allocation, memory kept for reuse). */
   memoryArena?: boolean;
   executionMode?: 'sequential' | 'parallel';
+  /**
+   * Whether the thread pools' idle threads spin waiting for work (ONNX Runtime's default, true) instead of
+   * sleeping: `session.intra_op.allow_spinning` and `session.inter_op.allow_spinning`. Spinning saves a wake-up
+   * per operator on idle cores; on shared or busy cores it burns the CPU time other work (and the next
+   * operator's threads) needed.
+   */
+  allowSpinning?: boolean;
 }
+
+/**
+ * The tuning a session gets when none is given (config.models.runtime's defaults): idle pool threads sleep.
+ * Measured in docs/benchmarks.md: on a CPU that other work shares (the node's own decoding, DIMSE, other
+ * processes) spinning threads cost CPU time and, under load, wall time too; the thread count and graph are
+ * unchanged, so outputs are identical.
+ */
+export const DEFAULT_SESSION_TUNING: Readonly<SessionTuning> = { allowSpinning: false };
 
 /** Session options per provider; a site can tune them here (e.g. device ids). */
 export function sessionOptions(provider: ExecutionProvider, tuning: SessionTuning = {}): ort.InferenceSession.SessionOptions {
+  const spin = tuning.allowSpinning === undefined ? undefined : tuning.allowSpinning ? '1' : '0';
   return {
     executionProviders: [provider],
     graphOptimizationLevel: tuning.graphOptimizationLevel ?? 'all',
@@ -168,6 +184,8 @@ export function sessionOptions(provider: ExecutionProvider, tuning: SessionTunin
     ...(tuning.interOpThreads ? { interOpNumThreads: tuning.interOpThreads } : {}),
     ...(tuning.memoryArena !== undefined ? { enableCpuMemArena: tuning.memoryArena } : {}),
     ...(tuning.executionMode ? { executionMode: tuning.executionMode } : {}),
+    // onnxruntime-node passes `extra` through as session config entries, nested keys joined by '.'.
+    ...(spin !== undefined ? { extra: { session: { intra_op: { allow_spinning: spin }, inter_op: { allow_spinning: spin } } } } : {}),
   };
 }
 
@@ -180,7 +198,7 @@ export async function createModelSession(
   modelPath: string,
   providers: readonly ExecutionProvider[],
   logger: Logger,
-  tuning: SessionTuning = {},
+  tuning: SessionTuning = DEFAULT_SESSION_TUNING,
 ): Promise<ModelSession> {
   const attempts: ProviderAttempt[] = [];
   for (let i = 0; i < providers.length; i++) {

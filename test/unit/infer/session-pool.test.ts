@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { createModelSession, NoExecutionProviderError } from '../../../src/infer/session-pool';
+import { createModelSession, DEFAULT_SESSION_TUNING, NoExecutionProviderError, sessionOptions } from '../../../src/infer/session-pool';
+import { ConfigSchema } from '../../../src/config/schema';
 import { ModelRegistry } from '../../../src/infer/model-registry';
 import { captureLogger } from '../../helpers/log-capture';
 import { FIXTURE_MODELS_DIR } from './model-fixtures';
@@ -73,5 +74,35 @@ describe('session pool', () => {
     } finally {
       await s.release();
     }
+  });
+
+  it('turns allowSpinning into both thread pools\' session config entries, and the node and its config default to sleeping threads', () => {
+    assert.deepEqual(sessionOptions('cpu', { allowSpinning: false }).extra, { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } });
+    assert.deepEqual(sessionOptions('cpu', { allowSpinning: true }).extra, { session: { intra_op: { allow_spinning: '1' }, inter_op: { allow_spinning: '1' } } });
+    assert.equal(sessionOptions('cpu', {}).extra, undefined, 'nothing given: ONNX Runtime decides');
+    const o = sessionOptions('cpu', { intraOpThreads: 3, interOpThreads: 1, memoryArena: false, executionMode: 'parallel', graphOptimizationLevel: 'basic' });
+    assert.deepEqual([o.intraOpNumThreads, o.interOpNumThreads, o.enableCpuMemArena, o.executionMode, o.graphOptimizationLevel], [3, 1, false, 'parallel', 'basic']);
+    assert.equal(DEFAULT_SESSION_TUNING.allowSpinning, false);
+    const runtime = ConfigSchema.parse({}).models.runtime;
+    assert.equal(runtime.allowSpinning, false);
+    assert.equal(runtime.graphOptimizationLevel, 'all');
+    assert.throws(() => ConfigSchema.parse({ models: { runtime: { intraOpThreads: 0 } } }));
+    assert.throws(() => ConfigSchema.parse({ models: { runtime: { spinning: true } } }), 'unknown keys are refused');
+  });
+
+  it('a session opened with spinning threads or sleeping ones gives the same outputs', async () => {
+    const { logger } = captureLogger();
+    const data = seededImages(5, 7);
+    const outs = [];
+    for (const allowSpinning of [true, false]) {
+      const s = await createModelSession('tiny-msom', MSOM, ['cpu'], logger, { allowSpinning, intraOpThreads: 2 });
+      try {
+        outs.push(await s.run({ image: { data, dims: [5, 1, 64, 64] } }));
+      } finally {
+        await s.release();
+      }
+    }
+    assert.deepEqual(outs[0]!.probability!.data, outs[1]!.probability!.data);
+    assert.deepEqual(outs[0]!.cam!.data, outs[1]!.cam!.data);
   });
 });
