@@ -6,7 +6,7 @@ import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { readFrames } from './read-frames';
 import { prepareSlice, volumeIntensityRanges } from './pipeline';
-import type { PoolRequest, PoolResponse } from './pool-protocol';
+import type { PoolRequest, PoolResponse, PrepareResult } from './pool-protocol';
 
 if (!parentPort) throw new Error('decode-worker.ts must run as a worker thread');
 const port = parentPort;
@@ -17,9 +17,11 @@ async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: Ar
     const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
     return { result: decoded, transfer: decoded.frames.map((f) => f.pixels.buffer as ArrayBuffer) };
   }
-  const volumeRanges = volumeIntensityRanges(req.slices, req.steps);
-  const out = req.indices.map((i, k) => prepareSlice(req.slices[i]!, req.steps, req.regions[k], { volumeRanges }));
-  return { result: out, transfer: out.map((o) => o.pixels.buffer as ArrayBuffer) };
+  const r = req.ranges;
+  const volumeRanges = 'volumeRanges' in r ? r.volumeRanges : volumeIntensityRanges(r.volumePixels.map((pixels) => ({ pixels })), req.steps);
+  const prepared = req.slices.map((slice, k) => prepareSlice(slice, req.steps, req.regions[k], { volumeRanges }));
+  const result: PrepareResult = { prepared, volumeRanges };
+  return { result, transfer: prepared.map((o) => o.pixels.buffer as ArrayBuffer) };
 }
 
 port.on('message', (req: PoolRequest) => {

@@ -30,20 +30,31 @@ export interface PreparedSlice extends PlanarImage {
   fromSource: GridMap;
 }
 
+/** The [low, high] clip values of each volume-scoped normalize step, indexed like the steps (undefined for other steps). */
+export type VolumeRanges = ([number, number] | undefined)[];
+
 export interface PrepareOptions {
   /**
    * For normalize steps with scope 'volume': the [low, high] clip values per step index, from
    * volumeIntensityRanges(). Required when such a step is present.
    */
-  volumeRanges?: ([number, number] | undefined)[];
+  volumeRanges?: VolumeRanges;
+}
+
+/**
+ * What a volume-scoped normalize step's range depends on besides the volume: its percentiles (the same
+ * for every step with these percentiles, whatever the other steps are). Undefined for other steps.
+ */
+export function volumeRangeKey(step: PreparationStep): string | undefined {
+  return step.op === 'normalize' && step.scope === 'volume' ? `${step.lowerPercentile}/${step.upperPercentile}` : undefined;
 }
 
 /** The [low, high] values of every volume-scoped normalize step (indexed like `steps`). */
-export function volumeIntensityRanges(slices: { pixels: Float32Array }[], steps: PreparationStep[]): ([number, number] | undefined)[] {
+export function volumeIntensityRanges(slices: { pixels: Float32Array }[], steps: PreparationStep[]): VolumeRanges {
   const cache = new Map<string, [number, number]>();
   return steps.map((s) => {
-    if (s.op !== 'normalize' || s.scope !== 'volume') return undefined;
-    const key = `${s.lowerPercentile}/${s.upperPercentile}`;
+    const key = volumeRangeKey(s);
+    if (key === undefined || s.op !== 'normalize') return undefined;
     let r = cache.get(key);
     if (!r) {
       r = intensityRange(slices.map((x) => x.pixels), s.lowerPercentile, s.upperPercentile);

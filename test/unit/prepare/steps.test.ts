@@ -26,6 +26,32 @@ describe('preparation steps on known arrays', () => {
     assert.ok(Number.isNaN(percentiles(new Float32Array(0), [50])[0]!));
   });
 
+  it('percentiles equal a sort\'s order statistics on negative, repeated, infinite, tiny and NaN values across parts', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const gen = [
+      () => Math.floor(rnd() * 10),
+      () => (rnd() - 0.5) * 1e6,
+      () => (rnd() < 0.1 ? NaN : rnd() < 0.1 ? Infinity : rnd() < 0.1 ? -Infinity : Math.floor((rnd() - 0.5) * 4000)),
+      () => (rnd() < 0.5 ? 0 : 1e-40 * rnd()),
+      () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 4096)),
+    ];
+    const ps = [0, 0.5, 1, 25.3, 50, 99, 99.5, 100];
+    for (let t = 0; t < 200; t++) {
+      const g = gen[t % gen.length]!;
+      const parts = Array.from({ length: 1 + (t % 4) }, () => Float32Array.from({ length: Math.floor(rnd() * (t % 7 === 0 ? 3000 : 40)) }, g));
+      const sorted = Float32Array.from(parts.flatMap((p) => Array.from(p)).filter((v) => !Number.isNaN(v))).sort();
+      const n = sorted.length;
+      const expected = ps.map((p) => {
+        if (n === 0) return NaN;
+        const rank = (p / 100) * (n - 1);
+        const k = Math.floor(rank);
+        return rank === k ? sorted[k]! : sorted[k]! + (sorted[k + 1]! - sorted[k]!) * (rank - k);
+      });
+      assert.deepEqual(percentiles(parts, ps), expected, `case ${t}`);
+    }
+  });
+
   it('normalize maps the clip range linearly to 0-255 and clips outside it', () => {
     const i = img(1, 5, [-10, 0, 50, 100, 200]);
     close(normalize(i, [0, 100], 0, 255).pixels, [0, 0, 127.5, 255, 255]);
