@@ -12,7 +12,7 @@ import { intensityRange, normalize } from './steps/normalize';
 import { clahe } from './steps/clahe';
 import { histeq } from './steps/histeq';
 import { maskOutside } from './steps/mask-outside';
-import { crop, cropBox } from './steps/crop';
+import { crop, cropBox, type IndexBox } from './steps/crop';
 import { padSquare } from './steps/pad-square';
 import { resize } from './steps/resize';
 import { imagenet } from './steps/imagenet';
@@ -64,9 +64,58 @@ export function volumeIntensityRanges(slices: { pixels: Float32Array }[], steps:
   });
 }
 
+/**
+ * How a step may limit its work to the pixels a later crop keeps: 'pointwise' steps compute each output
+ * pixel from the same input pixel alone (so they can follow another windowed step), 'first' steps read
+ * their whole input (a histogram, the slice's percentiles) but can still write only the window. Every such
+ * step keeps the image's size, spacing and grid map, so the crop box is the same before them as at the crop.
+ */
+function windowKind(step: PreparationStep): 'pointwise' | 'first' | undefined {
+  if (step.op === 'normalize') return step.scope === 'volume' ? 'pointwise' : 'first';
+  if (step.op === 'maskOutside') return 'pointwise';
+  if (step.op === 'clahe') return 'first';
+  return undefined;
+}
+
+/** For each step, the index of the crop that alone reads its output (the steps between it and the crop all window), if any. */
+function windowedBy(steps: PreparationStep[]): (number | undefined)[] {
+  const out: (number | undefined)[] = steps.map(() => undefined);
+  steps.forEach((s, j) => {
+    if (s.op !== 'crop') return;
+    for (let i = j - 1; i >= 0; i--) {
+      const kind = windowKind(steps[i]!);
+      if (!kind) break;
+      out[i] = j;
+      if (kind === 'first') break;
+    }
+  });
+  return out;
+}
+
 export function prepareSlice(slice: SliceInput, steps: PreparationStep[], regions?: SliceRegions, options: PrepareOptions = {}): PreparedSlice {
   let img: PlanarImage = imageFromSlice(slice);
   let map: GridMap = IDENTITY_MAP;
+  const cropOf = windowedBy(steps);
+  const windows = new Map<number, IndexBox | undefined>();
+  /** The box of the crop that will read step `index`'s output (computed as the crop will: same image size, spacing and map), else undefined. */
+  const windowFor = (index: number): IndexBox | undefined => {
+    const j = cropOf[index];
+    if (j === undefined) return undefined;
+    if (!windows.has(j)) {
+      const step = steps[j]!;
+      let box: IndexBox | undefined;
+      if (step.op === 'crop') {
+        const region = resolveRegion(step.region, regions, slice);
+        try {
+          box = region ? cropBox(img, mapBox(region.box, map), step) : undefined;
+        } catch {
+          box = undefined; // the crop itself will report it
+        }
+      }
+      windows.set(j, box);
+    }
+    return windows.get(j);
+  };
   steps.forEach((step, index) => {
     switch (step.op) {
       case 'resample': {
@@ -83,11 +132,11 @@ export function prepareSlice(slice: SliceInput, steps: PreparationStep[], region
         } else {
           range = intensityRange(img.pixels, step.lowerPercentile, step.upperPercentile);
         }
-        img = normalize(img, range, step.min, step.max);
+        img = normalize(img, range, step.min, step.max, windowFor(index));
         break;
       }
       case 'clahe':
-        img = clahe(img, step.clipLimit, step.tiles);
+        img = clahe(img, step.clipLimit, step.tiles, windowFor(index));
         break;
       case 'histeq':
         img = histeq(img);
@@ -99,7 +148,7 @@ export function prepareSlice(slice: SliceInput, steps: PreparationStep[], region
         img = maskOutside(img, (r, c) => {
           const [sr, sc] = sourcePixel(r, c, m);
           return region.inside(sr, sc);
-        }, step.value);
+        }, step.value, windowFor(index));
         break;
       }
       case 'crop': {
