@@ -19,29 +19,28 @@ export function normalize(img: PlanarImage, range: [number, number], min: number
   const [lo, hi] = range;
   const src = img.pixels;
   const out = new Float32Array(src.length);
-  const f = (max - min) / (hi - lo);
-  const flat = !(hi > lo);
-  const run = (from: number, to: number) => {
-    if (flat) {
-      out.fill(min, from, to);
-      return;
+  if (!window) {
+    normalizeRun(src, out, 0, out.length, lo, hi, min, max);
+  } else {
+    for (let c = 0; c < img.channels; c++) {
+      for (let r = window.r0; r < window.r1; r++) {
+        const start = (c * img.rows + r) * img.columns;
+        normalizeRun(src, out, start + window.c0, start + window.c1, lo, hi, min, max);
+      }
     }
-    for (let i = from; i < to; i++) {
-      const v = src[i]!;
-      out[i] = Number.isNaN(v) ? min : v <= lo ? min : v >= hi ? max : min + (v - lo) * f;
-    }
-  };
-  if (!window) run(0, out.length);
-  else forWindowRows(img, window, run);
+  }
   return { ...img, pixels: out };
 }
 
-/** Calls `run(from, to)` for the index range of every row of `window` in every channel plane of `img`. */
-export function forWindowRows(img: PlanarImage, window: IndexBox, run: (from: number, to: number) => void): void {
-  for (let c = 0; c < img.channels; c++) {
-    for (let r = window.r0; r < window.r1; r++) {
-      const start = (c * img.rows + r) * img.columns;
-      run(start + window.c0, start + window.c1);
-    }
+/** out[from..to) = src clipped to [lo, hi] and mapped linearly to [min, max] (NaN -> min; all min when hi <= lo). */
+function normalizeRun(src: Float32Array, out: Float32Array, from: number, to: number, lo: number, hi: number, min: number, max: number): void {
+  if (!(hi > lo)) {
+    out.fill(min, from, to);
+    return;
+  }
+  const f = (max - min) / (hi - lo);
+  for (let i = from; i < to; i++) {
+    const v = src[i]!;
+    out[i] = v <= lo ? min : v >= hi ? max : v === v ? min + (v - lo) * f : min; // v !== v: NaN
   }
 }

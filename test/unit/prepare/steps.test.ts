@@ -9,6 +9,7 @@ import { padSquare } from '../../../src/prepare/steps/pad-square';
 import { imagenet } from '../../../src/prepare/steps/imagenet';
 import { scale } from '../../../src/prepare/steps/scale';
 import { maskOutside } from '../../../src/prepare/steps/mask-outside';
+import { saturateU8, toU8 } from '../../../src/prepare/steps/quantize';
 
 function img(rows: number, columns: number, values: number[], spacing: [number, number] = [1, 1], channels = 1): PlanarImage {
   return { pixels: Float32Array.from(values), rows, columns, channels, spacing };
@@ -50,6 +51,15 @@ describe('preparation steps on known arrays', () => {
       });
       assert.deepEqual(percentiles(parts, ps), expected, `case ${t}`);
     }
+  });
+
+  it('toU8 rounds half to even and clamps like saturateU8, NaN to 0', () => {
+    const special = [NaN, -Infinity, Infinity, -0, 0, -0.5, -0.49, 0.5, 1.5, 2.5, 3.5, 0.49999997, 127.5, 128.5, 254.5, 254.50002, 255, 255.5, 256, 1e9, -1e9, 1e-40];
+    let seed = 5;
+    const random = Array.from({ length: 5000 }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 60000) / 200 - 20);
+    const halves = Array.from({ length: 600 }, (_, i) => i / 2 - 20);
+    const values = Float32Array.from([...special, ...random, ...halves]);
+    assert.deepEqual(toU8(values), Uint8Array.from(values, (v) => (Number.isNaN(v) ? 0 : saturateU8(v))));
   });
 
   it('normalize maps the clip range linearly to 0-255 and clips outside it', () => {
