@@ -116,12 +116,20 @@ function toSourceMask(components: Component[], grid: { rows: number; columns: nu
   const inGrid = new Uint8Array(grid.rows * grid.columns);
   for (const c of components) for (const i of c.pixels) inGrid[i] = 1;
   const out = new Uint8Array(slice.rows * slice.columns);
+  // The grid column of each source column (-1 outside the grid), computed once for every row.
+  const gridColumn = new Int32Array(slice.columns);
+  for (let sx = 0; sx < slice.columns; sx++) {
+    const ix = Math.floor((sx + 0.5 - t.offsetX) / t.scaleX);
+    gridColumn[sx] = ix >= 0 && ix < grid.columns ? ix : -1;
+  }
   for (let sy = 0; sy < slice.rows; sy++) {
     const iy = Math.floor((sy + 0.5 - t.offsetY) / t.scaleY);
     if (iy < 0 || iy >= grid.rows) continue;
+    const row = iy * grid.columns;
+    const o = sy * slice.columns;
     for (let sx = 0; sx < slice.columns; sx++) {
-      const ix = Math.floor((sx + 0.5 - t.offsetX) / t.scaleX);
-      if (ix >= 0 && ix < grid.columns && inGrid[iy * grid.columns + ix]) out[sy * slice.columns + sx] = 1;
+      const ix = gridColumn[sx]!;
+      if (ix >= 0 && inGrid[row + ix]) out[o + sx] = 1;
     }
   }
   return out;
