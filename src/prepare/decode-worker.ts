@@ -14,8 +14,9 @@ const port = parentPort;
 async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   if (req.type === 'decode') {
     const bytes = await readFile(req.path);
-    const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    return { result: decoded, transfer: decoded.frames.map((f) => f.pixels.buffer as ArrayBuffer) };
+    const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { shared: true });
+    // Shared pixel buffers travel as they are (and cannot be transferred); any other is transferred.
+    return { result: decoded, transfer: decoded.frames.flatMap((f) => (f.pixels.buffer instanceof ArrayBuffer ? [f.pixels.buffer] : [])) };
   }
   const r = req.ranges;
   const volumeRanges = 'volumeRanges' in r ? r.volumeRanges : volumeIntensityRanges(r.volumePixels.map((pixels) => ({ pixels })), req.steps);

@@ -62,4 +62,14 @@ describe('stored pixel values', () => {
       }
     }
   });
+
+  it('can put the values in a SharedArrayBuffer (decode workers), with the same values', () => {
+    const bytes = samples([0xf805, 0x07ff, 0x1234, 0xffff], 16, 1);
+    for (const stored of [12, 16]) {
+      const shared = storedValues(bytes, 1, 4, 16, stored, true, true);
+      assert.ok(shared.buffer instanceof SharedArrayBuffer);
+      assert.deepEqual(Array.from(shared), Array.from(storedValues(bytes, 1, 4, 16, stored, true)));
+      assert.ok(storedValuesGeneric(bytes, 1, 4, 16, stored, true, true).buffer instanceof SharedArrayBuffer);
+    }
+  });
 });
