@@ -41,11 +41,13 @@ function orderStatistics(parts: Float32Array[], upper: Uint32Array, ranks: numbe
   const slot = new Int32Array(BUCKETS).fill(-1);
   buckets.forEach((bk, i) => (slot[bk] = i));
   const lower = new Uint32Array(buckets.length * BUCKETS);
+  // NaN can only fall in the outermost buckets (those of the infinities): the NaN test is needed only there.
+  const careful = buckets.some(mayHoldNaN);
   for (const p of parts) {
     const u = bitsOf(p);
     for (let i = 0; i < u.length; i++) {
       const bits = u[i]!;
-      if ((bits & 0x7fffffff) > 0x7f800000) continue; // NaN
+      if (careful && (bits & 0x7fffffff) > 0x7f800000) continue; // NaN
       const key = keyOf(bits);
       const s = slot[key >>> 16]!;
       if (s >= 0) lower[s * BUCKETS + (key & 0xffff)]!++;
@@ -61,10 +63,21 @@ function orderStatistics(parts: Float32Array[], upper: Uint32Array, ranks: numbe
   });
 }
 
-/** The values at the given percentiles (0-100) of `values`. */
-export function percentiles(values: Float32Array | Float32Array[], ps: number[]): number[] {
-  const parts = Array.isArray(values) ? values : [values];
-  const upper = new Uint32Array(BUCKETS);
+/** Whether an upper bucket can hold NaN keys: negative NaN and -Infinity below 0x0080, positive NaN and +Infinity from 0xff80. */
+const mayHoldNaN = (bucket: number): boolean => bucket <= 0x7f || bucket >= 0xff80;
+
+/** Counts the upper 16 key bits of the non-NaN values into `upper`; returns their number. */
+function countUpper(parts: Float32Array[], upper: Uint32Array): number {
+  let total = 0;
+  for (const p of parts) {
+    const u = bitsOf(p);
+    for (let i = 0; i < u.length; i++) upper[keyOf(u[i]!) >>> 16]!++;
+    total += u.length;
+  }
+  let outer = 0;
+  for (let b = 0; b < BUCKETS; b++) if (mayHoldNaN(b)) outer += upper[b]!;
+  if (outer === 0) return total; // no NaN (nor infinity): done in one loop without the NaN test
+  upper.fill(0);
   let n = 0;
   for (const p of parts) {
     const u = bitsOf(p);
@@ -75,6 +88,14 @@ export function percentiles(values: Float32Array | Float32Array[], ps: number[])
       n++;
     }
   }
+  return n;
+}
+
+/** The values at the given percentiles (0-100) of `values`. */
+export function percentiles(values: Float32Array | Float32Array[], ps: number[]): number[] {
+  const parts = Array.isArray(values) ? values : [values];
+  const upper = new Uint32Array(BUCKETS);
+  const n = countUpper(parts, upper);
   if (n === 0) return ps.map(() => NaN);
   const plan = ps.map((p) => {
     const rank = (Math.min(100, Math.max(0, p)) / 100) * (n - 1);
