@@ -25,12 +25,17 @@ export interface SliceLocalisation {
   roi?: PixelBox;
 }
 
+/** The percentile of the localised series' pixel values that the signal measures are relative to. */
+export const SIGNAL_REFERENCE_PERCENTILE = 99;
+
 export interface LocalisationResult {
   volume: Volume;
   model: ModelIdentity;
   slices: SliceLocalisation[];
   /** Index into `slices` of the slice with the largest GTV area (undefined when no GTV was found). */
   largestTumourSlice?: number;
+  /** The series' SIGNAL_REFERENCE_PERCENTILE, when the preparer had it (else the measures compute it). */
+  signalReference?: number;
   timingMs: number;
 }
 
@@ -154,6 +159,8 @@ export async function localise(model: LoadedModel, volume: Volume, preparer: Ima
     volume.slices.map((s) => ({ channels: [s], volumes: [volume], regions: [{}] })),
     m.preparation,
   );
+  // Usually computed in the pool with the series' intensity ranges, in the same pass.
+  const signalReference = preparer.volumePercentiles ? (await preparer.volumePercentiles(volume, [SIGNAL_REFERENCE_PERCENTILE]))[0] : undefined;
   const outputs = await model.session.runBatched(
     { [input.name]: { data: prepared.data, dims: prepared.dims } },
     { batchSize, ...fixedBatchOf(input.shape[0]!) },
@@ -205,6 +212,7 @@ export async function localise(model: LoadedModel, volume: Volume, preparer: Ima
     model: identityOf(model),
     slices,
     ...(largest !== undefined ? { largestTumourSlice: largest } : {}),
+    ...(signalReference !== undefined ? { signalReference } : {}),
     timingMs: performance.now() - started,
   };
 }

@@ -4,8 +4,9 @@
  * the manifest's steps (in the worker pool when one is given, so the event loop stays free), stacks the
  * channels and reports, per item, the map from model-input pixels back to the source slice.
  */
-import { prepareSlice, stepsNeedRegions, volumeIntensityRanges, volumeRangeKey, type PreparedSlice, type SliceRegions as PrepareRegions, type VolumeRanges, type WorkerPool } from '../prepare';
+import { prepareSlice, stepsNeedRegions, volumeStatistics, volumeRangeKey, type PreparedSlice, type SliceRegions as PrepareRegions, type VolumeRanges, type WorkerPool } from '../prepare';
 import type { GridMap } from '../prepare/image';
+import { percentiles } from '../prepare/steps/percentile';
 import type { PreparationStep } from '../prepare/steps';
 import type { Slice, Volume } from '../prepare/volume-types';
 import type { ImagePreparer, PixelTransform, PrepareItem, PreparedBatch, SliceRegions } from './ports';
@@ -34,13 +35,33 @@ export function toPrepareRegions(r: SliceRegions | undefined, slice: Slice): Pre
  * - A volume's intensity ranges (volume-scoped normalize steps) are computed once per (volume, percentiles):
  *   with a pool, by the first request for that volume, which sends every slice of the series along; later
  *   requests send only the slices they prepare, with the ranges.
+ * - Percentiles of a volume's pixels (volumePercentiles) are computed once per (volume, percentile); those
+ *   in `expectPercentiles` (the localiser measures' signal reference) in the same pass as its first ranges.
  * - A prepared slice is kept per (slice, steps, regions): models with the same preparation of the same
  *   slices (the residual analysis' two networks) share it. Regions count by identity (the localiser's
  *   regions of the slice; the same object for every model on the localiser's series), or not at all when
  *   no step reads them.
  */
-export function createPreparer(opts: { pool?: WorkerPool } = {}): ImagePreparer {
+export function createPreparer(opts: { pool?: WorkerPool; expectPercentiles?: number[] } = {}): ImagePreparer {
   const rangeCache = new WeakMap<Volume, Map<string, Promise<[number, number]>>>();
+  const percentileCache = new WeakMap<Volume, Map<number, Promise<number>>>();
+  const percentilesOf = (volume: Volume) => {
+    let m = percentileCache.get(volume);
+    if (!m) percentileCache.set(volume, (m = new Map()));
+    return m;
+  };
+  /** The expected percentiles of `volume` not yet known or under way: computed with its first ranges. */
+  const expectedFor = (volume: Volume) => (opts.expectPercentiles ?? []).filter((p) => !percentilesOf(volume).has(p));
+  /** Records percentiles under way (a failure leaves them to the next request). */
+  const keepPercentiles = (volume: Volume, ps: number[], values: Promise<number[]>) => {
+    const m = percentilesOf(volume);
+    ps.forEach((p, i) => {
+      if (m.has(p)) return;
+      const v = values.then((vs) => vs[i]!);
+      v.catch(() => m.delete(p));
+      m.set(p, v);
+    });
+  };
   const preparedCache = new WeakMap<Slice, Map<string, Map<object | undefined, Promise<PreparedSlice>>>>();
   const NO_REGIONS = {};
 
@@ -74,16 +95,21 @@ export function createPreparer(opts: { pool?: WorkerPool } = {}): ImagePreparer 
     if (!opts.pool) {
       let volumeRanges = known ? await known : undefined;
       if (!volumeRanges) {
-        volumeRanges = volumeIntensityRanges(volume.slices, steps);
+        const expected = expectedFor(volume);
+        const stats = volumeStatistics(volume.slices, steps, expected);
+        volumeRanges = stats.volumeRanges;
         keepRanges(volume, steps, Promise.resolve(volumeRanges));
+        keepPercentiles(volume, expected, Promise.resolve(stats.percentiles));
       }
       const r = volumeRanges;
       return slices.map((s, n) => prepareSlice(s, steps, regions[n], { volumeRanges: r }));
     }
     const inputs = slices.map((s) => ({ pixels: s.pixels, rows: s.rows, columns: s.columns, pixelSpacing: s.pixelSpacing }));
     if (known) return (await opts.pool.prepare(inputs, steps, regions, { volumeRanges: await known })).prepared;
-    const answer = opts.pool.prepare(inputs, steps, regions, { volumePixels: volume.slices.map((s) => s.pixels) });
+    const expected = expectedFor(volume);
+    const answer = opts.pool.prepare(inputs, steps, regions, { volumePixels: volume.slices.map((s) => s.pixels), ...(expected.length ? { percentiles: expected } : {}) });
     keepRanges(volume, steps, answer.then((a) => a.volumeRanges));
+    keepPercentiles(volume, expected, answer.then((a) => a.percentiles ?? []));
     return (await answer).prepared;
   }
 
@@ -127,6 +153,13 @@ export function createPreparer(opts: { pool?: WorkerPool } = {}): ImagePreparer 
   }
 
   return {
+    async volumePercentiles(volume: Volume, ps: number[]): Promise<number[]> {
+      const m = percentilesOf(volume);
+      const missing = [...new Set(ps.filter((p) => !m.has(p)))];
+      if (missing.length) keepPercentiles(volume, missing, Promise.resolve(percentiles(volume.slices.map((s) => s.pixels), missing)));
+      return Promise.all(ps.map((p) => m.get(p)!));
+    },
+
     async prepareBatch(items: PrepareItem[], steps: PreparationStep[]): Promise<PreparedBatch> {
       if (!items.length) return { data: new Float32Array(0), dims: [0, 0, 0, 0], transforms: [] };
       const nChannels = items[0]!.channels.length;

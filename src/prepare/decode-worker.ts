@@ -5,7 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { readFrames } from './read-frames';
-import { prepareSlice, volumeIntensityRanges } from './pipeline';
+import { prepareSlice, volumeStatistics } from './pipeline';
 import type { PoolRequest, PoolResponse, PrepareResult } from './pool-protocol';
 
 if (!parentPort) throw new Error('decode-worker.ts must run as a worker thread');
@@ -19,9 +19,10 @@ async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: Ar
     return { result: decoded, transfer: decoded.frames.flatMap((f) => (f.pixels.buffer instanceof ArrayBuffer ? [f.pixels.buffer] : [])) };
   }
   const r = req.ranges;
-  const volumeRanges = 'volumeRanges' in r ? r.volumeRanges : volumeIntensityRanges(r.volumePixels.map((pixels) => ({ pixels })), req.steps);
+  const stats = 'volumeRanges' in r ? { volumeRanges: r.volumeRanges } : volumeStatistics(r.volumePixels.map((pixels) => ({ pixels })), req.steps, r.percentiles);
+  const volumeRanges = stats.volumeRanges;
   const prepared = req.slices.map((slice, k) => prepareSlice(slice, req.steps, req.regions[k], { volumeRanges }));
-  const result: PrepareResult = { prepared, volumeRanges };
+  const result: PrepareResult = { prepared, volumeRanges, ...('percentiles' in stats ? { percentiles: stats.percentiles } : {}) };
   return { result, transfer: prepared.map((o) => o.pixels.buffer as ArrayBuffer) };
 }
 

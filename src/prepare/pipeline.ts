@@ -9,6 +9,7 @@ import { composeMaps, IDENTITY_MAP, imageFromSlice, type GridMap, type PlanarIma
 import { mapBox, resolveRegion, sourcePixel, RegionMissingError, type SliceRegions } from './regions';
 import { resample } from './steps/resample';
 import { intensityRange, normalize } from './steps/normalize';
+import { percentiles } from './steps/percentile';
 import { clahe } from './steps/clahe';
 import { histeq } from './steps/histeq';
 import { maskOutside } from './steps/mask-outside';
@@ -51,17 +52,25 @@ export function volumeRangeKey(step: PreparationStep): string | undefined {
 
 /** The [low, high] values of every volume-scoped normalize step (indexed like `steps`). */
 export function volumeIntensityRanges(slices: { pixels: Float32Array }[], steps: PreparationStep[]): VolumeRanges {
-  const cache = new Map<string, [number, number]>();
-  return steps.map((s) => {
-    const key = volumeRangeKey(s);
-    if (key === undefined || s.op !== 'normalize') return undefined;
-    let r = cache.get(key);
-    if (!r) {
-      r = intensityRange(slices.map((x) => x.pixels), s.lowerPercentile, s.upperPercentile);
-      cache.set(key, r);
-    }
-    return r;
+  return volumeStatistics(slices, steps).volumeRanges;
+}
+
+/**
+ * volumeIntensityRanges and the volume's values at `extraPercentiles`, in one pass over the series
+ * (each percentile is exact whatever others are asked with it).
+ */
+export function volumeStatistics(slices: { pixels: Float32Array }[], steps: PreparationStep[], extraPercentiles: number[] = []): { volumeRanges: VolumeRanges; percentiles: number[] } {
+  const ps: number[] = [];
+  for (const s of steps) if (s.op === 'normalize' && s.scope === 'volume') ps.push(s.lowerPercentile, s.upperPercentile);
+  ps.push(...extraPercentiles);
+  const values = ps.length ? percentiles(slices.map((x) => x.pixels), ps) : [];
+  let k = 0;
+  const volumeRanges = steps.map((s): [number, number] | undefined => {
+    if (s.op !== 'normalize' || s.scope !== 'volume') return undefined;
+    k += 2;
+    return [values[k - 2]!, values[k - 1]!];
   });
+  return { volumeRanges, percentiles: values.slice(k) };
 }
 
 /**

@@ -7,7 +7,7 @@ import type { PreparedSlice, SliceInput, VolumeRanges } from './pipeline';
  * How a prepare request gets the intensity ranges of its volume-scoped normalize steps: given (computed
  * once per volume by the caller), or computed in the worker from every slice's pixels of the series.
  */
-export type RangeSource = { volumeRanges: VolumeRanges } | { volumePixels: Float32Array[] };
+export type RangeSource = { volumeRanges: VolumeRanges } | { volumePixels: Float32Array[]; /** Further percentiles of the series to compute in the same pass. */ percentiles?: number[] };
 
 export type PoolRequest =
   | { id: number; type: 'decode'; path: string }
@@ -18,6 +18,8 @@ export type PoolRequest =
 export interface PrepareResult {
   prepared: PreparedSlice[];
   volumeRanges: VolumeRanges;
+  /** The values at RangeSource.percentiles, when asked. */
+  percentiles?: number[];
 }
 
 export type PoolResponse = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: { name: string; message: string } };

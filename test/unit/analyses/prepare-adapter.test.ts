@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createPreparer } from '../../../src/analyses/prepare-adapter';
 import type { Slice, Volume } from '../../../src/prepare/volume-types';
 import { WorkerPool } from '../../../src/prepare';
+import { percentiles } from '../../../src/prepare/steps/percentile';
 
 function volumeOf(n: number, rows: number, columns: number): Volume {
   const slices: Slice[] = Array.from({ length: n }, (_, k) => ({
@@ -109,5 +110,33 @@ describe('ImagePreparer: work done once per study', () => {
     const small = await preparer.prepareBatch([{ channels: [v.slices[1]!], volumes: [v], regions: [{ gtv: { x0: 0, y0: 0, x1: 8, y1: 8 } }] }], cropTo(8));
     const large = await preparer.prepareBatch([{ channels: [v.slices[1]!], volumes: [v], regions: [{ gtv: { x0: 0, y0: 0, x1: 24, y1: 24 } }] }], cropTo(8));
     assert.notDeepEqual(small.transforms, large.transforms);
+  });
+});
+
+describe('ImagePreparer: volume percentiles', () => {
+  const norm = { op: 'normalize' as const, min: 0, max: 255, lowerPercentile: 0.5, upperPercentile: 99.5, scope: 'volume' as const };
+  const steps = [norm, { op: 'resize' as const, rows: 8, columns: 8 }];
+
+  it('computes the expected percentiles with the first ranges in the pool, exactly as on the main thread', async () => {
+    const v = volumeOf(5, 24, 24);
+    const all = v.slices.map((s) => s.pixels);
+    const pool = new WorkerPool({ size: 1 });
+    const calls: Parameters<WorkerPool['prepare']>[] = [];
+    const prepare = pool.prepare.bind(pool);
+    pool.prepare = (...args) => {
+      calls.push(args);
+      return prepare(...args);
+    };
+    try {
+      const preparer = createPreparer({ pool, expectPercentiles: [99] });
+      await preparer.prepareBatch(v.slices.map((s) => ({ channels: [s], volumes: [v], regions: [{}] })), steps);
+      assert.deepEqual((calls[0]![3] as { percentiles?: number[] }).percentiles, [99]);
+      assert.deepEqual(await preparer.volumePercentiles!(v, [99, 50]), percentiles(all, [99, 50]));
+      assert.equal(calls.length, 1);
+      // a preparer without a pool or expectations computes them when asked, with the same values
+      assert.deepEqual(await createPreparer().volumePercentiles!(v, [50, 99]), percentiles(all, [50, 99]));
+    } finally {
+      await pool.close();
+    }
   });
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { PreparationStepSchema, type PreparationStep } from '../../../src/prepare/steps';
-import { prepareSlice, volumeIntensityRanges, stepsNeedRegions } from '../../../src/prepare/pipeline';
+import { prepareSlice, volumeIntensityRanges, volumeStatistics, stepsNeedRegions } from '../../../src/prepare/pipeline';
+import { percentiles } from '../../../src/prepare/steps/percentile';
 import { toNchwBatch } from '../../../src/prepare/batch';
 import { RegionMissingError, mapBox, resolveRegion, sourcePixel, type SliceRegions } from '../../../src/prepare/regions';
 import { IDENTITY_MAP, imageFromSlice, type PlanarImage } from '../../../src/prepare/image';
@@ -126,5 +127,15 @@ describe('preparation pipeline', () => {
       assert.deepEqual([out.rows, out.columns], [expected.rows, expected.columns]);
       assert.deepEqual(Array.from(out.pixels), Array.from(expected.pixels), JSON.stringify(list));
     }
+  });
+
+  it('finds each volume-scoped range and further percentiles of a series in one pass, as separate calls would', () => {
+    const slices = [phantom(), { ...phantom(), pixels: phantom().pixels.map((v, i) => v + (i % 7)) }];
+    const s = steps([{ op: 'normalize' }, { op: 'resize', rows: 4, columns: 4 }, { op: 'normalize', lowerPercentile: 2, upperPercentile: 90, min: 1 }, { op: 'normalize', scope: 'slice' }]);
+    const all = slices.map((x) => x.pixels);
+    const stats = volumeStatistics(slices, s, [99, 50]);
+    assert.deepEqual(stats.volumeRanges, [intensityRange(all, 0.5, 99.5), undefined, intensityRange(all, 2, 90), undefined]);
+    assert.deepEqual(stats.percentiles, percentiles(all, [99, 50]));
+    assert.deepEqual(volumeIntensityRanges(slices, s), stats.volumeRanges);
   });
 });
