@@ -71,44 +71,46 @@ export function mapCamToSource(
   const out = new Float32Array(source.rows * source.columns);
   const fx = cam.columns / input.columns;
   const fy = cam.rows / input.rows;
-  const data = cam.data;
-  const camColumns = cam.columns;
-  // The horizontal sampling depends on the column only: computed once per column, not once per pixel.
-  const x0s = new Int32Array(source.columns);
-  const x1s = new Int32Array(source.columns);
-  const wxs = new Float64Array(source.columns);
-  const inside = new Uint8Array(source.columns);
-  for (let sx = 0; sx < source.columns; sx++) {
-    const ix = (sx + 0.5 - transform.offsetX) / transform.scaleX;
-    if (ix < 0 || ix >= input.columns) continue;
-    const cx = Math.min(camColumns - 1, Math.max(0, ix * fx - 0.5));
-    const x0 = Math.floor(cx);
-    x0s[sx] = x0;
-    x1s[sx] = Math.min(camColumns - 1, x0 + 1);
-    wxs[sx] = cx - x0;
-    inside[sx] = 1;
-  }
+  // The sampling positions depend on the column alone and on the row alone: computed once per column and row.
+  const cols = samplePositions(source.columns, transform.offsetX, transform.scaleX, input.columns, fx, cam.columns);
+  const rows = samplePositions(source.rows, transform.offsetY, transform.scaleY, input.rows, fy, cam.rows);
+  const d = cam.data;
   for (let sy = 0; sy < source.rows; sy++) {
-    const iy = (sy + 0.5 - transform.offsetY) / transform.scaleY;
-    if (iy < 0 || iy >= input.rows) continue;
-    const cy = Math.min(cam.rows - 1, Math.max(0, iy * fy - 0.5));
-    const y0 = Math.floor(cy);
-    const y1 = Math.min(cam.rows - 1, y0 + 1);
-    const wy = cy - y0;
-    const row0 = y0 * camColumns;
-    const row1 = y1 * camColumns;
+    if (!rows.inside[sy]) continue;
+    const r0 = rows.i0[sy]! * cam.columns;
+    const r1 = rows.i1[sy]! * cam.columns;
+    const wy = rows.w[sy]!;
     const o = sy * source.columns;
     for (let sx = 0; sx < source.columns; sx++) {
-      if (!inside[sx]) continue;
-      const x0 = x0s[sx]!;
-      const x1 = x1s[sx]!;
-      const wx = wxs[sx]!;
-      const top = data[row0 + x0]! * (1 - wx) + data[row0 + x1]! * wx;
-      const bottom = data[row1 + x0]! * (1 - wx) + data[row1 + x1]! * wx;
+      if (!cols.inside[sx]) continue;
+      const x0 = cols.i0[sx]!;
+      const x1 = cols.i1[sx]!;
+      const wx = cols.w[sx]!;
+      const top = d[r0 + x0]! * (1 - wx) + d[r0 + x1]! * wx;
+      const bottom = d[r1 + x0]! * (1 - wx) + d[r1 + x1]! * wx;
       out[o + sx] = top * (1 - wy) + bottom * wy;
     }
   }
   return out;
+}
+
+/** Along one axis: whether each source pixel centre falls in the model input, and its two CAM samples and weight. */
+function samplePositions(n: number, offset: number, scale: number, inputSize: number, f: number, camSize: number) {
+  const inside = new Uint8Array(n);
+  const i0 = new Int32Array(n);
+  const i1 = new Int32Array(n);
+  const w = new Float64Array(n);
+  for (let s = 0; s < n; s++) {
+    const i = (s + 0.5 - offset) / scale;
+    if (i < 0 || i >= inputSize) continue;
+    const c = Math.min(camSize - 1, Math.max(0, i * f - 0.5));
+    const a = Math.floor(c);
+    inside[s] = 1;
+    i0[s] = a;
+    i1[s] = Math.min(camSize - 1, a + 1);
+    w[s] = c - a;
+  }
+  return { inside, i0, i1, w };
 }
 
 /** The mean of several models' maps of one slice, renormalised to 0..1 (an ensemble's heat map). */

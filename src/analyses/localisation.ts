@@ -25,12 +25,17 @@ export interface SliceLocalisation {
   roi?: PixelBox;
 }
 
+/** The percentile of the localised series' pixel values that the signal measures are relative to. */
+export const SIGNAL_REFERENCE_PERCENTILE = 99;
+
 export interface LocalisationResult {
   volume: Volume;
   model: ModelIdentity;
   slices: SliceLocalisation[];
   /** Index into `slices` of the slice with the largest GTV area (undefined when no GTV was found). */
   largestTumourSlice?: number;
+  /** The series' SIGNAL_REFERENCE_PERCENTILE, when the preparer had it (else the measures compute it). */
+  signalReference?: number;
   timingMs: number;
 }
 
@@ -116,12 +121,20 @@ function toSourceMask(components: Component[], grid: { rows: number; columns: nu
   const inGrid = new Uint8Array(grid.rows * grid.columns);
   for (const c of components) for (const i of c.pixels) inGrid[i] = 1;
   const out = new Uint8Array(slice.rows * slice.columns);
+  // The grid column of each source column (-1 outside the grid), computed once for every row.
+  const gridColumn = new Int32Array(slice.columns);
+  for (let sx = 0; sx < slice.columns; sx++) {
+    const ix = Math.floor((sx + 0.5 - t.offsetX) / t.scaleX);
+    gridColumn[sx] = ix >= 0 && ix < grid.columns ? ix : -1;
+  }
   for (let sy = 0; sy < slice.rows; sy++) {
     const iy = Math.floor((sy + 0.5 - t.offsetY) / t.scaleY);
     if (iy < 0 || iy >= grid.rows) continue;
+    const row = iy * grid.columns;
+    const o = sy * slice.columns;
     for (let sx = 0; sx < slice.columns; sx++) {
-      const ix = Math.floor((sx + 0.5 - t.offsetX) / t.scaleX);
-      if (ix >= 0 && ix < grid.columns && inGrid[iy * grid.columns + ix]) out[sy * slice.columns + sx] = 1;
+      const ix = gridColumn[sx]!;
+      if (ix >= 0 && inGrid[row + ix]) out[o + sx] = 1;
     }
   }
   return out;
@@ -146,6 +159,8 @@ export async function localise(model: LoadedModel, volume: Volume, preparer: Ima
     volume.slices.map((s) => ({ channels: [s], volumes: [volume], regions: [{}] })),
     m.preparation,
   );
+  // Usually computed in the pool with the series' intensity ranges, in the same pass.
+  const signalReference = preparer.volumePercentiles ? (await preparer.volumePercentiles(volume, [SIGNAL_REFERENCE_PERCENTILE]))[0] : undefined;
   const outputs = await model.session.runBatched(
     { [input.name]: { data: prepared.data, dims: prepared.dims } },
     { batchSize, ...fixedBatchOf(input.shape[0]!) },
@@ -197,6 +212,7 @@ export async function localise(model: LoadedModel, volume: Volume, preparer: Ima
     model: identityOf(model),
     slices,
     ...(largest !== undefined ? { largestTumourSlice: largest } : {}),
+    ...(signalReference !== undefined ? { signalReference } : {}),
     timingMs: performance.now() - started,
   };
 }

@@ -13,7 +13,7 @@
 import type { LocaliserMeasure, ModelManifest, SignatureSpec } from '../infer/manifest';
 import { percentiles } from '../prepare/steps/percentile';
 import { logit, sigmoid } from './aggregation';
-import type { LocalisationResult } from './localisation';
+import { SIGNAL_REFERENCE_PERCENTILE, type LocalisationResult } from './localisation';
 export type LocaliserMeasures = Record<LocaliserMeasure, number>;
 
 /** A node component smaller than this (mm2 on its slice) does not count for the lowest-node height. */
@@ -78,7 +78,7 @@ function computeMeasures(loc: LocalisationResult): LocaliserMeasures {
   for (let i = runStart; i <= runEnd; i++) gtv.add(slices[i]!.slice.pixels, slices[i]!.regions.gtvMask);
   for (const s of slices) gtvln.add(s.slice.pixels, s.regions.gtvlnMask);
   if (gtv.n || gtvln.n) {
-    const [p99] = percentiles(slices.map((s) => s.slice.pixels), [99]);
+    const p99 = loc.signalReference ?? percentiles(slices.map((s) => s.slice.pixels), [SIGNAL_REFERENCE_PERCENTILE])[0];
     if (p99 && p99 > 0) {
       out.gtvRelativeSignal = gtv.mean() / p99;
       out.gtvlnRelativeSignal = gtvln.mean() / p99;

@@ -47,6 +47,8 @@ export interface PreparedBatch {
 export interface ImagePreparer {
   /** Applies `steps` to every item (each channel alike) and stacks the result into one batch. */
   prepareBatch(items: PrepareItem[], steps: PreparationStep[]): Promise<PreparedBatch>;
+  /** Exact percentiles (0-100) of all the volume's pixel values, each computed once per volume. */
+  volumePercentiles?(volume: Volume, ps: number[]): Promise<number[]>;
 }
 
 export interface OtherStudy {

@@ -9,7 +9,7 @@ import type { PriorStudyProvider } from '../analyses/ports';
 import { runAnalyses } from '../analyses/run-analyses';
 import { createPreparer } from '../analyses/prepare-adapter';
 import type { AnalysisResult } from '../analyses/types';
-import type { LocalisationResult } from '../analyses/localisation';
+import { SIGNAL_REFERENCE_PERCENTILE, type LocalisationResult } from '../analyses/localisation';
 import type { WorkerPool } from '../prepare';
 import type { Volume } from '../prepare/volume-types';
 import type { InstanceHeader, StoredInstance } from '../store/instance-types';
@@ -56,7 +56,8 @@ export async function analyseStudy(input: StudyAnalysisInput, deps: StudyAnalysi
       volumes: sv.volumes,
       ...(input.clinical ? { clinical: input.clinical } : {}),
       models: deps.models,
-      preparer: createPreparer(deps.pool ? { pool: deps.pool } : {}),
+      // The localiser measures' signal reference is computed with the localised series' intensity ranges.
+      preparer: createPreparer({ ...(deps.pool ? { pool: deps.pool } : {}), expectPercentiles: [SIGNAL_REFERENCE_PERCENTILE] }),
       ...(input.priorStudies ? { priorStudies: input.priorStudies } : {}),
       ...(input.computeCams !== undefined ? { computeCams: input.computeCams } : {}),
     },

@@ -31,9 +31,15 @@ export async function buildStudyVolumes(instances: StoredInstance[], rules: Sele
   );
   const volumes: Record<string, Volume> = {};
   const missing = new Map<string, string>(selection.missing);
-  for (const [role, sel] of selection.selected) {
-    if (opts.roles && !opts.roles.includes(role)) continue;
-    const built = await tryBuildVolume(bySeries.get(sel.seriesInstanceUid) ?? [], role, opts.pool ? { pool: opts.pool } : {});
+  // With the node's pool every role's instances go to it at once (a series assembles while the next one
+  // decodes, and several workers decode in parallel); without one (a temporary pool per series) one
+  // series at a time. The volumes are recorded in the selection's order either way.
+  const wanted = [...selection.selected].filter(([role]) => !opts.roles || opts.roles.includes(role));
+  const build = ([role, sel]: (typeof wanted)[number]) => tryBuildVolume(bySeries.get(sel.seriesInstanceUid) ?? [], role, opts.pool ? { pool: opts.pool } : {});
+  const started = opts.pool ? wanted.map(build) : undefined;
+  for (const [k, entry] of wanted.entries()) {
+    const [role, sel] = entry;
+    const built = await (started ? started[k]! : build(entry));
     if (built.ok) {
       volumes[role] = { ...built.volume, role, ...(sel.seriesDescription ? { seriesDescription: sel.seriesDescription } : {}) };
     } else {

@@ -6,10 +6,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type { PoolRequest, PoolResponse } from './pool-protocol';
+import type { PoolRequest, PoolResponse, PrepareResult, RangeSource } from './pool-protocol';
 import type { DecodedInstance } from './read-frames';
 import { UnusableImageError } from './read-frames';
-import type { PreparedSlice, SliceInput } from './pipeline';
+import type { SliceInput } from './pipeline';
 import type { PreparationStep } from './steps';
 import type { SliceRegions } from './regions';
 
@@ -49,11 +49,13 @@ export class WorkerPool {
   }
 
   /**
-   * Prepare slices[indices[k]] with regions[k] in a worker; intensity ranges of volume-scoped normalize
-   * steps are computed there from all `slices` (the whole series).
+   * Prepare slices[k] with regions[k] in a worker. The intensity ranges of volume-scoped normalize steps
+   * are given (`{ volumeRanges }`, from an earlier answer for the same series) or computed there from
+   * `{ volumePixels }` (every slice of the series: send only the slices to prepare and, once, the series);
+   * the answer gives the ranges it used, for the caller to keep.
    */
-  prepare(slices: SliceInput[], indices: number[], steps: PreparationStep[], regions: (SliceRegions | undefined)[]): Promise<PreparedSlice[]> {
-    return this.run({ type: 'prepare', slices, indices, steps, regions }) as Promise<PreparedSlice[]>;
+  prepare(slices: SliceInput[], steps: PreparationStep[], regions: (SliceRegions | undefined)[], ranges: RangeSource): Promise<PrepareResult> {
+    return this.run({ type: 'prepare', slices, steps, regions, ranges }) as Promise<PrepareResult>;
   }
 
   async close(): Promise<void> {

@@ -5,8 +5,8 @@
 import { parentPort } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import { readFrames } from './read-frames';
-import { prepareSlice, volumeIntensityRanges } from './pipeline';
-import type { PoolRequest, PoolResponse } from './pool-protocol';
+import { prepareSlice, volumeStatistics } from './pipeline';
+import type { PoolRequest, PoolResponse, PrepareResult } from './pool-protocol';
 
 if (!parentPort) throw new Error('decode-worker.ts must run as a worker thread');
 const port = parentPort;
@@ -14,12 +14,16 @@ const port = parentPort;
 async function handle(req: PoolRequest): Promise<{ result: unknown; transfer: ArrayBuffer[] }> {
   if (req.type === 'decode') {
     const bytes = await readFile(req.path);
-    const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
-    return { result: decoded, transfer: decoded.frames.map((f) => f.pixels.buffer as ArrayBuffer) };
+    const decoded = await readFrames(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer, { shared: true });
+    // Shared pixel buffers travel as they are (and cannot be transferred); any other is transferred.
+    return { result: decoded, transfer: decoded.frames.flatMap((f) => (f.pixels.buffer instanceof ArrayBuffer ? [f.pixels.buffer] : [])) };
   }
-  const volumeRanges = volumeIntensityRanges(req.slices, req.steps);
-  const out = req.indices.map((i, k) => prepareSlice(req.slices[i]!, req.steps, req.regions[k], { volumeRanges }));
-  return { result: out, transfer: out.map((o) => o.pixels.buffer as ArrayBuffer) };
+  const r = req.ranges;
+  const stats = 'volumeRanges' in r ? { volumeRanges: r.volumeRanges } : volumeStatistics(r.volumePixels.map((pixels) => ({ pixels })), req.steps, r.percentiles);
+  const volumeRanges = stats.volumeRanges;
+  const prepared = req.slices.map((slice, k) => prepareSlice(slice, req.steps, req.regions[k], { volumeRanges }));
+  const result: PrepareResult = { prepared, volumeRanges, ...('percentiles' in stats ? { percentiles: stats.percentiles } : {}) };
+  return { result, transfer: prepared.map((o) => o.pixels.buffer as ArrayBuffer) };
 }
 
 port.on('message', (req: PoolRequest) => {

@@ -48,8 +48,8 @@ export async function exportModelInputs(
   const regions = indices.map((i) => regionsPerSlice[i]);
   let tensors: PreparedSlice[];
   if (options.pool) {
-    const all = volume.slices.map((s) => ({ pixels: s.pixels, rows: s.rows, columns: s.columns, pixelSpacing: s.pixelSpacing }));
-    tensors = await options.pool.prepare(all, indices, steps, regions);
+    const inputs = slices.map((s) => ({ pixels: s.pixels, rows: s.rows, columns: s.columns, pixelSpacing: s.pixelSpacing }));
+    tensors = (await options.pool.prepare(inputs, steps, regions, { volumePixels: volume.slices.map((s) => s.pixels) })).prepared;
   } else {
     const volumeRanges = volumeIntensityRanges(volume.slices, steps);
     tensors = slices.map((s, k) => prepareSlice(s, steps, regions[k], { volumeRanges }));

@@ -2,7 +2,7 @@
 export { buildVolume, tryBuildVolume, assembleVolume, type BuildVolumeOptions } from './build-volume';
 export { WorkerPool, type WorkerPoolOptions } from './decode-pool';
 export { readFrames, UnusableImageError, type DecodedFrame, type DecodedInstance } from './read-frames';
-export { prepareSlice, volumeIntensityRanges, stepsNeedRegions, type PreparedSlice, type SliceInput, type PrepareOptions } from './pipeline';
+export { prepareSlice, volumeIntensityRanges, volumeStatistics, volumeRangeKey, stepsNeedRegions, type PreparedSlice, type SliceInput, type PrepareOptions, type VolumeRanges } from './pipeline';
 export { exportModelInputs, type ModelInputs } from './export-model-inputs';
 export { toNchwBatch, type NchwBatch } from './batch';
 export { RegionMissingError, resolveRegion, type SliceRegions, type RegionShape, type RegionMask } from './regions';

@@ -94,9 +94,49 @@ function concat(parts: ArrayBuffer[]): Uint8Array {
   return out;
 }
 
-/** Stored values of one frame as numbers, masked to BitsStored and sign-extended when signed. */
-function storedValues(bytes: Uint8Array, offset: number, count: number, bitsAllocated: number, bitsStored: number, signed: boolean): Float32Array {
-  const out = new Float32Array(count);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+const allocate = (count: number, shared: boolean) => (shared ? new Float32Array(new SharedArrayBuffer(count * 4)) : new Float32Array(count));
+
+/**
+ * Stored values of one frame as numbers, masked to BitsStored and sign-extended when signed. Reads the
+ * pixel data through a typed-array view (a copy when the frame is not aligned to its sample size) and masks
+ * and sign-extends with integer shifts; a big-endian host or an odd BitsStored (not an integer, above
+ * BitsAllocated) takes the generic path, which gives the same values.
+ */
+export function storedValues(bytes: Uint8Array, offset: number, count: number, bitsAllocated: number, bitsStored: number, signed: boolean, shared = false): Float32Array {
+  if (!LITTLE_ENDIAN || !Number.isInteger(bitsStored) || bitsStored > bitsAllocated || ![8, 16, 32].includes(bitsAllocated)) return storedValuesGeneric(bytes, offset, count, bitsAllocated, bitsStored, signed, shared);
+  const out = allocate(count, shared);
+  if (bitsStored <= 0) return out; // nothing stored: every value is 0
+  const size = bitsAllocated / 8;
+  const start = bytes.byteOffset + offset;
+  const aligned = start % size === 0;
+  const buffer = aligned ? bytes.buffer : bytes.slice(offset, offset + count * size).buffer;
+  const at = aligned ? start : 0;
+  if (bitsStored === bitsAllocated) {
+    // Every allocated bit is stored: a typed view of the right signedness converts exactly.
+    const view =
+      size === 1 ? (signed ? new Int8Array(buffer, at, count) : new Uint8Array(buffer, at, count))
+      : size === 2 ? (signed ? new Int16Array(buffer, at, count) : new Uint16Array(buffer, at, count))
+      : signed ? new Int32Array(buffer, at, count) : new Uint32Array(buffer, at, count);
+    out.set(view);
+    return out;
+  }
+  const src = size === 1 ? new Uint8Array(buffer, at, count) : size === 2 ? new Uint16Array(buffer, at, count) : new Int32Array(buffer, at, count);
+  if (signed) {
+    // Shift the stored bits to the top of an int32 and back: masks the high bits and extends the sign.
+    const shift = 32 - bitsStored;
+    for (let i = 0; i < count; i++) out[i] = (src[i]! << shift) >> shift;
+  } else {
+    const mask = 2 ** bitsStored - 1; // bitsStored < 32 here: fits in an int32 mask
+    for (let i = 0; i < count; i++) out[i] = src[i]! & mask;
+  }
+  return out;
+}
+
+/** The reference implementation (DataView, arithmetic masking): any byte order, any BitsStored. */
+export function storedValuesGeneric(bytes: Uint8Array, offset: number, count: number, bitsAllocated: number, bitsStored: number, signed: boolean, shared = false): Float32Array {
+  const out = allocate(count, shared);
   const view = new DataView(bytes.buffer, bytes.byteOffset + offset, (count * bitsAllocated) / 8);
   const mask = bitsStored >= 32 ? 0xffffffff : 2 ** bitsStored - 1;
   const signBit = 2 ** (bitsStored - 1);
@@ -109,7 +149,15 @@ function storedValues(bytes: Uint8Array, offset: number, count: number, bitsAllo
   return out;
 }
 
-export async function readFrames(buffer: ArrayBuffer): Promise<DecodedInstance> {
+export interface ReadFramesOptions {
+  /**
+   * Frame pixels in SharedArrayBuffers (the decode workers): the volume's slices then reach the main
+   * thread and go back to a worker for preparation without being copied. Nothing writes them afterwards.
+   */
+  shared?: boolean;
+}
+
+export async function readFrames(buffer: ArrayBuffer, options: ReadFramesOptions = {}): Promise<DecodedInstance> {
   let { ds, transferSyntaxUid } = parse(buffer);
   const original = transferSyntaxUid;
   if (transferSyntaxUid === TransferSyntax.DeflatedExplicitVRLittleEndian) throw new UnusableImageError('deflated transfer syntax is not supported');
@@ -156,7 +204,7 @@ export async function readFrames(buffer: ArrayBuffer): Promise<DecodedInstance> 
     const transform = group(f, 'PixelValueTransformationSequence');
     const slope = num(transform?.RescaleSlope) ?? num(ds.RescaleSlope) ?? 1;
     const intercept = num(transform?.RescaleIntercept) ?? num(ds.RescaleIntercept) ?? 0;
-    const pixels = storedValues(bytes, f * frameBytes, rows * columns, bitsAllocated, bitsStored, signed);
+    const pixels = storedValues(bytes, f * frameBytes, rows * columns, bitsAllocated, bitsStored, signed, options.shared);
     if (slope !== 1 || intercept !== 0 || monochrome1) {
       const s = monochrome1 ? -slope : slope;
       const o = monochrome1 ? -intercept : intercept;

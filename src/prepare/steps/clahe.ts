@@ -9,6 +9,7 @@
  * Values are first rounded and clamped to 0-255.
  */
 import { mapChannels, type PlanarImage } from '../image';
+import type { IndexBox } from './crop';
 import { saturateU8, toU8 } from './quantize';
 
 const f32 = Math.fround;
@@ -20,7 +21,11 @@ function reflect101(i: number, n: number): number {
   return i;
 }
 
-export function claheU8(src: Uint8Array, rows: number, columns: number, clipLimit: number, tilesX: number, tilesY = tilesX): Uint8Array {
+/**
+ * With a `window`, the tile histograms still cover the whole image but only the output pixels inside the
+ * window are interpolated (the rest stay 0): for a crop that follows.
+ */
+export function claheU8(src: Uint8Array, rows: number, columns: number, clipLimit: number, tilesX: number, tilesY = tilesX, window?: IndexBox): Uint8Array {
   let extRows = rows;
   let extColumns = columns;
   if (columns % tilesX !== 0 || rows % tilesY !== 0) {
@@ -89,7 +94,8 @@ export function claheU8(src: Uint8Array, rows: number, columns: number, clipLimi
     ind2[x] = tx2 * HIST;
   }
   const out = new Uint8Array(rows * columns);
-  for (let y = 0; y < rows; y++) {
+  const { r0, r1, c0, c1 } = window ?? { r0: 0, r1: rows, c0: 0, c1: columns };
+  for (let y = r0; y < r1; y++) {
     const tyf = f32(f32(y * invTh) - 0.5);
     let ty1 = Math.floor(tyf);
     let ty2 = ty1 + 1;
@@ -99,7 +105,7 @@ export function claheU8(src: Uint8Array, rows: number, columns: number, clipLimi
     ty2 = Math.min(ty2, tilesY - 1);
     const p1 = ty1 * tilesX * HIST;
     const p2 = ty2 * tilesX * HIST;
-    for (let x = 0; x < columns; x++) {
+    for (let x = c0; x < c1; x++) {
       const v = src[y * columns + x]!;
       const a = f32(f32(f32(luts[p1 + ind1[x]! + v]! * xa1[x]!) + f32(luts[p1 + ind2[x]! + v]! * xa[x]!)) * ya1);
       const b = f32(f32(f32(luts[p2 + ind1[x]! + v]! * xa1[x]!) + f32(luts[p2 + ind2[x]! + v]! * xa[x]!)) * ya);
@@ -109,7 +115,7 @@ export function claheU8(src: Uint8Array, rows: number, columns: number, clipLimi
   return out;
 }
 
-export function clahe(img: PlanarImage, clipLimit: number, tiles: number): PlanarImage {
-  const pixels = mapChannels(img, img.rows, img.columns, (s, d) => d.set(claheU8(toU8(s), img.rows, img.columns, clipLimit, tiles)));
+export function clahe(img: PlanarImage, clipLimit: number, tiles: number, window?: IndexBox): PlanarImage {
+  const pixels = mapChannels(img, img.rows, img.columns, (s, d) => d.set(claheU8(toU8(s), img.rows, img.columns, clipLimit, tiles, tiles, window)));
   return { ...img, pixels };
 }

@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { PreparationStepSchema, type PreparationStep } from '../../../src/prepare/steps';
-import { prepareSlice, volumeIntensityRanges, stepsNeedRegions } from '../../../src/prepare/pipeline';
+import { prepareSlice, volumeIntensityRanges, volumeStatistics, stepsNeedRegions } from '../../../src/prepare/pipeline';
+import { percentiles } from '../../../src/prepare/steps/percentile';
 import { toNchwBatch } from '../../../src/prepare/batch';
-import { RegionMissingError, type SliceRegions } from '../../../src/prepare/regions';
+import { RegionMissingError, mapBox, resolveRegion, sourcePixel, type SliceRegions } from '../../../src/prepare/regions';
+import { IDENTITY_MAP, imageFromSlice, type PlanarImage } from '../../../src/prepare/image';
+import { normalize, intensityRange } from '../../../src/prepare/steps/normalize';
+import { clahe } from '../../../src/prepare/steps/clahe';
+import { maskOutside } from '../../../src/prepare/steps/mask-outside';
+import { crop, cropBox } from '../../../src/prepare/steps/crop';
 
 const steps = (xs: unknown[]): PreparationStep[] => xs.map((x) => PreparationStepSchema.parse(x));
 
@@ -92,5 +98,44 @@ describe('preparation pipeline', () => {
     const c = prepareSlice(phantom(), steps([{ op: 'resize', rows: 5, columns: 4 }]));
     assert.throws(() => toNchwBatch([a, c]), /fixed size/);
     assert.throws(() => toNchwBatch([]), /no images/);
+  });
+
+  it('computes only the pixels a following crop keeps, with the same values as the whole image steps', () => {
+    // 40 x 48 slice of varied values; GTV box and a mask inside it
+    let seed = 3;
+    const pixels = Float32Array.from({ length: 40 * 48 }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 3000) - 200);
+    const slice = { pixels, rows: 40, columns: 48, pixelSpacing: [0.5, 0.5] as [number, number] };
+    const mask = new Uint8Array(40 * 48).map((_, i) => (Math.floor(i / 48) > 12 && Math.floor(i / 48) < 25 && i % 48 > 15 && i % 48 < 33 ? 1 : 0));
+    const regions: SliceRegions = { gtv: { box: { x0: 16, y0: 13, x1: 33, y1: 25 }, mask: { rows: 40, columns: 48, data: mask } } };
+    const cropStep = { op: 'crop', region: 'gtv', marginMm: 2, minSizeMm: 5 };
+    const volumeRange: [number, number] = [0, 2500];
+    const box = cropBox(imageFromSlice(slice), mapBox(regions.gtv!.box, IDENTITY_MAP), { marginMm: 2, marginFraction: 0, minSizeMm: 5 });
+    const region = resolveRegion('gtv', regions, slice)!;
+    const masked = (i: PlanarImage) => maskOutside(i, (r, c) => region.inside(...sourcePixel(r, c, IDENTITY_MAP)), 0);
+    const whole = imageFromSlice(slice);
+    const cases: [unknown[], PlanarImage][] = [
+      [[{ op: 'normalize' }, cropStep], normalize(whole, volumeRange, 0, 255)],
+      [[{ op: 'normalize', scope: 'slice' }, cropStep], normalize(whole, intensityRange(pixels, 0.5, 99.5), 0, 255)],
+      [[{ op: 'normalize' }, { op: 'maskOutside', region: 'gtv' }, cropStep], masked(normalize(whole, volumeRange, 0, 255))],
+      [[{ op: 'normalize' }, { op: 'clahe' }, cropStep], clahe(normalize(whole, volumeRange, 0, 255), 2, 8)],
+      [[{ op: 'normalize', scope: 'slice' }, { op: 'clahe', tiles: 5 }, { op: 'maskOutside', region: 'gtv', value: 7 }, cropStep], maskOutside(clahe(normalize(whole, intensityRange(pixels, 0.5, 99.5), 0, 255), 2, 5), (r, c) => region.inside(r, c), 7)],
+    ];
+    for (const [list, full] of cases) {
+      const s = steps(list);
+      const out = prepareSlice(slice, s, regions, { volumeRanges: s.map((x) => (x.op === 'normalize' && x.scope === 'volume' ? volumeRange : undefined)) });
+      const expected = crop(full, box).image;
+      assert.deepEqual([out.rows, out.columns], [expected.rows, expected.columns]);
+      assert.deepEqual(Array.from(out.pixels), Array.from(expected.pixels), JSON.stringify(list));
+    }
+  });
+
+  it('finds each volume-scoped range and further percentiles of a series in one pass, as separate calls would', () => {
+    const slices = [phantom(), { ...phantom(), pixels: phantom().pixels.map((v, i) => v + (i % 7)) }];
+    const s = steps([{ op: 'normalize' }, { op: 'resize', rows: 4, columns: 4 }, { op: 'normalize', lowerPercentile: 2, upperPercentile: 90, min: 1 }, { op: 'normalize', scope: 'slice' }]);
+    const all = slices.map((x) => x.pixels);
+    const stats = volumeStatistics(slices, s, [99, 50]);
+    assert.deepEqual(stats.volumeRanges, [intensityRange(all, 0.5, 99.5), undefined, intensityRange(all, 2, 90), undefined]);
+    assert.deepEqual(stats.percentiles, percentiles(all, [99, 50]));
+    assert.deepEqual(volumeIntensityRanges(slices, s), stats.volumeRanges);
   });
 });

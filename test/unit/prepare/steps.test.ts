@@ -9,6 +9,7 @@ import { padSquare } from '../../../src/prepare/steps/pad-square';
 import { imagenet } from '../../../src/prepare/steps/imagenet';
 import { scale } from '../../../src/prepare/steps/scale';
 import { maskOutside } from '../../../src/prepare/steps/mask-outside';
+import { saturateU8, toU8 } from '../../../src/prepare/steps/quantize';
 
 function img(rows: number, columns: number, values: number[], spacing: [number, number] = [1, 1], channels = 1): PlanarImage {
   return { pixels: Float32Array.from(values), rows, columns, channels, spacing };
@@ -24,6 +25,41 @@ describe('preparation steps on known arrays', () => {
     assert.deepEqual(percentiles(v, [0, 25, 50, 100, 10]).map((x) => +x.toFixed(4)), [1, 3, 5, 9, 1.8]);
     assert.deepEqual(percentiles([Float32Array.from([1, 2]), Float32Array.from([3, NaN, 4])], [50]), [2.5]);
     assert.ok(Number.isNaN(percentiles(new Float32Array(0), [50])[0]!));
+  });
+
+  it('percentiles equal a sort\'s order statistics on negative, repeated, infinite, tiny and NaN values across parts', () => {
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    const gen = [
+      () => Math.floor(rnd() * 10),
+      () => (rnd() - 0.5) * 1e6,
+      () => (rnd() < 0.1 ? NaN : rnd() < 0.1 ? Infinity : rnd() < 0.1 ? -Infinity : Math.floor((rnd() - 0.5) * 4000)),
+      () => (rnd() < 0.5 ? 0 : 1e-40 * rnd()),
+      () => (rnd() < 0.4 ? 0 : Math.floor(rnd() * 4096)),
+    ];
+    const ps = [0, 0.5, 1, 25.3, 50, 99, 99.5, 100];
+    for (let t = 0; t < 200; t++) {
+      const g = gen[t % gen.length]!;
+      const parts = Array.from({ length: 1 + (t % 4) }, () => Float32Array.from({ length: Math.floor(rnd() * (t % 7 === 0 ? 3000 : 40)) }, g));
+      const sorted = Float32Array.from(parts.flatMap((p) => Array.from(p)).filter((v) => !Number.isNaN(v))).sort();
+      const n = sorted.length;
+      const expected = ps.map((p) => {
+        if (n === 0) return NaN;
+        const rank = (p / 100) * (n - 1);
+        const k = Math.floor(rank);
+        return rank === k ? sorted[k]! : sorted[k]! + (sorted[k + 1]! - sorted[k]!) * (rank - k);
+      });
+      assert.deepEqual(percentiles(parts, ps), expected, `case ${t}`);
+    }
+  });
+
+  it('toU8 rounds half to even and clamps like saturateU8, NaN to 0', () => {
+    const special = [NaN, -Infinity, Infinity, -0, 0, -0.5, -0.49, 0.5, 1.5, 2.5, 3.5, 0.49999997, 127.5, 128.5, 254.5, 254.50002, 255, 255.5, 256, 1e9, -1e9, 1e-40];
+    let seed = 5;
+    const random = Array.from({ length: 5000 }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 60000) / 200 - 20);
+    const halves = Array.from({ length: 600 }, (_, i) => i / 2 - 20);
+    const values = Float32Array.from([...special, ...random, ...halves]);
+    assert.deepEqual(toU8(values), Uint8Array.from(values, (v) => (Number.isNaN(v) ? 0 : saturateU8(v))));
   });
 
   it('normalize maps the clip range linearly to 0-255 and clips outside it', () => {
