@@ -631,6 +631,14 @@ export class InstanceStore extends EventEmitter {
   private deferredEvents: InstanceStoredEvent[] = [];
   private deferredTimer: NodeJS.Timeout | undefined;
 
+  /**
+   * Hands on the gathered deferred events now (the DIMSE fast path calls it when an association is released
+   * or closes, so its instances' events precede the A-RELEASE-RP).
+   */
+  notifyPending(): void {
+    this.notifyDeferred();
+  }
+
   private notifyDeferred(): void {
     if (this.deferredTimer !== undefined) clearTimeout(this.deferredTimer);
     this.deferredTimer = undefined;

@@ -206,7 +206,9 @@ export class FastStorePath {
   private handlePdu(pdu: PduBytes): Promise<void> | undefined {
     if (pduType(pdu) !== 0x04) {
       // Release or abort: no further instance comes, so the prepared spool file goes before the library
-      // answers (nothing is left in the spool once the peer has its A-RELEASE-RP).
+      // answers (nothing is left in the spool once the peer has its A-RELEASE-RP); the 'stored' events of
+      // this association's instances are handed on before it, too.
+      this.env.store.notifyPending();
       const spareGone = this.disposeSpare();
       if (spareGone) return spareGone.then(() => this.handleControlPdu(pdu));
       this.handleControlPdu(pdu);
@@ -531,6 +533,7 @@ export class FastStorePath {
   /** The transport closed (or is being closed): drop whatever is partial. Resolves once it is removed. */
   onClose(): Promise<void> {
     this.closed = true;
+    this.env.store.notifyPending();
     this.queue.length = 0;
     this.buffer = undefined;
     const spareGone = this.disposeSpare();
