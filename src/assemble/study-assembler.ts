@@ -10,7 +10,7 @@ import { countUnexpectedError } from '../util/unexpected-errors';
 import type { CompletionConfig } from '../config/schema';
 import type { Logger } from '../logging/logger';
 import type { Db } from '../store/database';
-import type { InstanceStoredEvent } from '../store/instance-types';
+import type { BatchingStoredListener, InstanceStoredEvent } from '../store/instance-types';
 import type { Job, JobStore } from '../jobs/job-store';
 import type { SeriesRoleResolver } from './series-roles';
 import { StudyRepository, type CompletionReason, type StudyKey, type StudyRecord } from './study-repository';
@@ -137,8 +137,37 @@ export class StudyAssembler extends EventEmitter {
    * observer cannot change what the sender was answered; failures are logged.
    */
   onInstanceStored(ev: InstanceStoredEvent): void {
+    this.onInstancesStored([ev]);
+  }
+
+  /**
+   * Several notifications at once (the store's batch of C-STOREs answered within a few milliseconds): their
+   * study rows are recorded in one transaction (each instance in a savepoint of its own, so one failing
+   * leaves the others), then the events are emitted and the timers armed, as onInstanceStored does for one.
+   */
+  onInstancesStored(evs: readonly InstanceStoredEvent[]): void {
+    const after: Array<{ ev: InstanceStoredEvent; run: () => void }> = [];
+    const recordAll = () => {
+      for (const ev of evs) this.guarded(ev, () => this.record(ev, after));
+    };
+    if (evs.length === 1) recordAll();
+    else {
+      try {
+        (this.opts.recordDb ?? this.opts.db).transaction(recordAll)();
+      } catch (err) {
+        // The commit failed: none of them is recorded; reconcile() rebuilds them from the index at the next start.
+        this.guarded(evs[0]!, () => {
+          throw err;
+        });
+        return;
+      }
+    }
+    for (const a of after) this.guarded(a.ev, a.run);
+  }
+
+  private guarded(ev: InstanceStoredEvent, fn: () => void): void {
     try {
-      this.record(ev);
+      fn();
     } catch (err) {
       countUnexpectedError('assembler');
       this.logger?.error('study assembler: instance event failed', {
@@ -253,7 +282,8 @@ export class StudyAssembler extends EventEmitter {
     };
   }
 
-  private record(ev: InstanceStoredEvent): void {
+  /** Records one instance's arrival; what follows the commit (event, timer) is queued on `after`. */
+  private record(ev: InstanceStoredEvent, after: Array<{ ev: InstanceStoredEvent; run: () => void }>): void {
     const i = ev.instance;
     const key: StudyKey = { studyInstanceUid: i.studyInstanceUid, calledAeTitle: i.calledAeTitle };
     const nowIso = new Date(this.clock.now()).toISOString();
@@ -293,8 +323,15 @@ export class StudyAssembler extends EventEmitter {
       });
       return true;
     })();
-    if (arrival) this.emitSafely('study-received', { ...key, callingAeTitle: i.callingAeTitle, via: ev.via, reopened: arrival === 'reopen', accessionNumber: accessionOf(i.header) } satisfies StudyReceivedEvent);
-    if (receiving) this.schedule(key);
+    const arrived = arrival;
+    if (!arrived && !receiving) return;
+    after.push({
+      ev,
+      run: () => {
+        if (arrived) this.emitSafely('study-received', { ...key, callingAeTitle: i.callingAeTitle, via: ev.via, reopened: arrived === 'reopen', accessionNumber: accessionOf(i.header) } satisfies StudyReceivedEvent);
+        if (receiving) this.schedule(key);
+      },
+    });
   }
 
   /** Observers (audit, metrics) never change what happens to the study: a throwing listener is logged. */
@@ -526,8 +563,9 @@ export class StudyAssembler extends EventEmitter {
  * Subscribes an assembler to a store's 'stored' events (the InstanceStore from src/store emits them).
  * Returns the function that unsubscribes.
  */
-export function connectAssembler(emitter: EventEmitter, assembler: Pick<StudyAssembler, 'onInstanceStored'>): () => void {
-  const listener = (ev: InstanceStoredEvent) => assembler.onInstanceStored(ev);
+export function connectAssembler(emitter: EventEmitter, assembler: Pick<StudyAssembler, 'onInstanceStored'> & Partial<Pick<StudyAssembler, 'onInstancesStored'>>): () => void {
+  const listener: BatchingStoredListener = (ev: InstanceStoredEvent) => assembler.onInstanceStored(ev);
+  if (assembler.onInstancesStored) listener.storedBatch = (evs) => assembler.onInstancesStored!(evs);
   emitter.on('stored', listener);
   return () => emitter.off('stored', listener);
 }

@@ -388,5 +388,26 @@ export interface CharsetDecoder {
 /** A decoder bound to one (0008,0005) Specific Character Set value, for decoding many values of one data set. */
 export function charsetDecoder(terms: readonly string[] | string | undefined): CharsetDecoder {
   const cs = terms === undefined ? undefined : Array.isArray(terms) ? [...terms] : terms;
-  return { decode: (bytes) => decodeDicomText(bytes, cs) };
+  // The character set is resolved once, on the first value that decodes (decodeDicomText re-resolves it per
+  // value; an unsupported set keeps throwing from there, value by value, as before).
+  let resolved: ((buf: Buffer) => string) | undefined;
+  return {
+    decode: (bytes) => {
+      if (resolved) return resolved(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)).replace(/[\0 ]+$/, '');
+      const text = decodeDicomText(bytes, cs);
+      resolved = resolveDecoder(cs);
+      return text;
+    },
+  };
+}
+
+/** decodeDicomText's choice of decoding for a supported character set, made once. */
+function resolveDecoder(specificCharacterSet: unknown): (buf: Buffer) => string {
+  const terms = characterSetTerms(specificCharacterSet).map(normaliseTerm);
+  if (usesCodeExtensions(specificCharacterSet)) return (buf) => decodeIso2022(buf, terms);
+  const term = SINGLE_TERMS[terms[0]!]!;
+  // ISO 8859-1 maps every byte to the code point of its value: Node's latin1 is what iconv's latin1 gives.
+  if (term.encoding === 'ascii' || term.encoding === 'latin1') return (buf) => buf.toString('latin1');
+  const encoding = term.encoding;
+  return (buf) => iconv.decode(buf, encoding);
 }

@@ -190,7 +190,12 @@ function decodeAttributes(src: ByteSource, els: Map<number, ElementRef>, attrs: 
 }
 
 function splitValues(s: string): string[] {
-  return s.split('\\');
+  return s.indexOf('\\') === -1 ? [s] : s.split('\\');
+}
+
+/** s without NUL characters, trimmed (the common case, no NUL, without a regular expression). */
+function clean(s: string): string {
+  return (s.indexOf('\0') === -1 ? s : s.replace(/\0/g, '')).trim();
 }
 
 function vmShape<T>(values: T[]): T | T[] | undefined {
@@ -214,7 +219,7 @@ function decodeValue(bytes: Buffer, vr: Vr, keyword: string, little: boolean, de
     }
     case 'DS':
     case 'IS': {
-      const parts = splitValues(bytes.toString('latin1')).map((s) => s.replace(/\0/g, '').trim());
+      const parts = splitValues(bytes.toString('latin1')).map(clean);
       if (parts.every((p) => p === '')) return undefined;
       const values = parts.map((p) => {
         const n = Number(p);
@@ -234,13 +239,13 @@ function decodeValue(bytes: Buffer, vr: Vr, keyword: string, little: boolean, de
     case 'DA':
     case 'TM':
     case 'AS': {
-      const parts = splitValues(bytes.toString('latin1')).map((s) => s.replace(/\0/g, '').trim());
+      const parts = splitValues(bytes.toString('latin1')).map(clean);
       if (parts.every((p) => p === '')) return undefined;
       return vmShape(parts);
     }
     case 'SH':
     case 'LO': {
-      const parts = splitValues(decoder.decode(bytes)).map((s) => s.replace(/\0/g, '').trim());
+      const parts = splitValues(decoder.decode(bytes)).map(clean);
       if (parts.every((p) => p === '')) return undefined;
       return vmShape(parts);
     }

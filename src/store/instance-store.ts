@@ -11,7 +11,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Db } from './database';
 import type { Logger } from '../logging/logger';
-import type { InstanceHeader, InstanceStoredEvent, StoredInstance } from './instance-types';
+import type { BatchingStoredListener, InstanceHeader, InstanceStoredEvent, StoredInstance } from './instance-types';
 import { BufferSource, ScanError, type ByteSource } from '../dicom/dataset-scan';
 import { readFileMeta, type FileMeta } from '../dicom/part10';
 import { Status } from '../dicom/status';
@@ -120,6 +120,8 @@ interface InstanceRow {
 
 /** Files up to this size are read into memory for validation; larger ones through a window. */
 const IN_MEMORY_LIMIT = 32 * 1024 * 1024;
+/** Deferred 'stored' events (C-STOREs already answered) are gathered this long and handed on together. */
+const DEFERRED_NOTIFY_MS = 10;
 
 export declare interface InstanceStore {
   on(event: 'stored', listener: (e: InstanceStoredEvent) => void): this;
@@ -616,17 +618,47 @@ export class InstanceStore extends EventEmitter {
    * the C-STORE path); a crash in between is repaired by the assembler's reconcile at startup.
    */
   private notifyAfter(e: InstanceStoredEvent, defer: boolean | undefined): void {
-    if (defer) setImmediate(() => this.notify(e));
-    else this.notify(e);
+    if (!defer) {
+      this.notify([e]);
+      return;
+    }
+    // Deferred events are gathered for a few milliseconds and handed on together: a listener taking
+    // batches (the study assembler) records them in one transaction instead of one per instance.
+    this.deferredEvents.push(e);
+    if (this.deferredTimer === undefined) this.deferredTimer = setTimeout(() => this.notifyDeferred(), DEFERRED_NOTIFY_MS);
   }
 
-  private notify(e: InstanceStoredEvent): void {
-    for (const l of this.listeners('stored')) {
-      try {
-        (l as (e: InstanceStoredEvent) => void)(e);
-      } catch (err) {
-        this.opts.logger.error('stored listener failed', { error: String(err) });
-      }
+  private deferredEvents: InstanceStoredEvent[] = [];
+  private deferredTimer: NodeJS.Timeout | undefined;
+
+  /**
+   * Hands on the gathered deferred events now (the DIMSE fast path calls it when an association is released
+   * or closes, so its instances' events precede the A-RELEASE-RP).
+   */
+  notifyPending(): void {
+    this.notifyDeferred();
+  }
+
+  private notifyDeferred(): void {
+    if (this.deferredTimer !== undefined) clearTimeout(this.deferredTimer);
+    this.deferredTimer = undefined;
+    const batch = this.deferredEvents;
+    this.deferredEvents = [];
+    if (batch.length > 0) this.notify(batch);
+  }
+
+  private notify(events: InstanceStoredEvent[]): void {
+    for (const l of this.listeners('stored') as BatchingStoredListener[]) {
+      if (l.storedBatch && events.length > 1) this.callListener(() => l.storedBatch!(events));
+      else for (const e of events) this.callListener(() => l(e));
+    }
+  }
+
+  private callListener(call: () => void): void {
+    try {
+      call();
+    } catch (err) {
+      this.opts.logger.error('stored listener failed', { error: String(err) });
     }
   }
 
@@ -710,6 +742,7 @@ export class InstanceStore extends EventEmitter {
   async flush(): Promise<void> {
     await Promise.all([...this.locks.values()]);
     if (this.pendingRows.length > 0) this.flushRows();
+    this.notifyDeferred();
   }
 
   /** Flushes and closes the store's own index connection (call before closing the shared database). */

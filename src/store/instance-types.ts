@@ -40,3 +40,13 @@ export interface InstanceStoredEvent {
    */
   identityCorrected?: boolean;
 }
+
+/**
+ * A 'stored' listener may carry `storedBatch`: the store then hands it the deferred events of one batch
+ * (those of C-STOREs answered within a few milliseconds of each other) in one call instead of one call per
+ * event, so that it can record them in one transaction. Undeferred events still come one by one.
+ */
+export interface BatchingStoredListener {
+  (e: InstanceStoredEvent): void;
+  storedBatch?: (events: InstanceStoredEvent[]) => void;
+}

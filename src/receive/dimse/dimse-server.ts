@@ -31,7 +31,7 @@ import { normalizeAddress, type AssociationPolicyInput } from './association-pol
 import { storagePreference } from './transfer-syntax-negotiation';
 import { ConnectionTable } from './connection-table';
 import { MessageGuard, type MessageViolation } from './message-guard';
-import { AbortReason, encodeAbort } from './p-data';
+import { AbortReason, encodeAbort, type PduBytes } from './p-data';
 
 /** dcmjs-dimse's PDU buffer limit (Implementation.MaxPduLength); we never advertise more. */
 const LIBRARY_MAX_PDU = 262144;
@@ -228,7 +228,7 @@ export class DimseServer {
     const checker = new PduFrameChecker({ maxPDataLength: maxPdu, maxControlLength: MAX_CONTROL_PDU });
     const messages = new MessageGuard({ maxBufferedBytes: cfg.maxBufferedBytesPerAssociation });
     const remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    const router: { intercept?: (pdu: Buffer) => boolean } = {};
+    const router: { intercept?: (pdu: PduBytes) => boolean } = {};
     const deliverToLibrary = guardSocket(
       socket,
       checker,

@@ -21,7 +21,7 @@ import { Status } from '../../dicom/status';
 import { INTERNAL_ERROR, NO_DATA_SET, SOP_CLASS_MISMATCH, ingestReply, spoolFailureReply, type StoreRefusal, type StoreReply } from './store-status';
 import { AcceptedStorageSopClasses } from '../../dicom/uids';
 import { CommandField, CommandSetError, NoDataSet, encodeCStoreResponse, parseCommandSet, type CommandSet } from './command-set';
-import { AbortReason, PDataError, encodeAbort, encodePData, parsePData, type Pdv } from './p-data';
+import { AbortReason, PDataError, encodeAbort, encodePData, joinPdu, parsePDataParts, pduType, type PduBytes, type PdvParts } from './p-data';
 
 /** A presentation context as negotiated: only accepted contexts are listed. */
 export interface NegotiatedContext {
@@ -98,7 +98,7 @@ interface Spare {
 
 type State =
   | { kind: 'idle' }
-  | { kind: 'command'; presentationContextId: number; parts: Buffer[]; pdus: Buffer[] }
+  | { kind: 'command'; presentationContextId: number; parts: Buffer[]; bytes: number; pdus: PduBytes[] }
   | { kind: 'data'; receiving: Receiving }
   /** A message the library handles (not a C-STORE-RQ) whose PDUs are passed through until its last one. */
   | { kind: 'passthrough'; presentationContextId: number; untilLastData: boolean };
@@ -106,7 +106,7 @@ type State =
 export class FastStorePath {
   private state: State = { kind: 'idle' };
   private busy = false;
-  private readonly queue: Buffer[] = [];
+  private readonly queue: PduBytes[] = [];
   private closed = false;
   private aborted = false;
   private spare: Spare | undefined;
@@ -171,7 +171,7 @@ export class FastStorePath {
   }
 
   /** Takes one whole PDU (already length-checked by the PDU guard). */
-  push(pdu: Buffer): void {
+  push(pdu: PduBytes): void {
     if (this.closed) return;
     if (this.busy) {
       this.queue.push(pdu);
@@ -203,10 +203,12 @@ export class FastStorePath {
     if (!this.busy) this.env.resume();
   }
 
-  private handlePdu(pdu: Buffer): Promise<void> | undefined {
-    if (pdu[0] !== 0x04) {
+  private handlePdu(pdu: PduBytes): Promise<void> | undefined {
+    if (pduType(pdu) !== 0x04) {
       // Release or abort: no further instance comes, so the prepared spool file goes before the library
-      // answers (nothing is left in the spool once the peer has its A-RELEASE-RP).
+      // answers (nothing is left in the spool once the peer has its A-RELEASE-RP); the 'stored' events of
+      // this association's instances are handed on before it, too.
+      this.env.store.notifyPending();
       const spareGone = this.disposeSpare();
       if (spareGone) return spareGone.then(() => this.handleControlPdu(pdu));
       this.handleControlPdu(pdu);
@@ -214,12 +216,12 @@ export class FastStorePath {
     }
     const s = this.state;
     if (s.kind === 'passthrough') return this.passThrough(pdu, s);
-    let pdvs: Pdv[];
+    let pdvs: PdvParts[];
     try {
-      pdvs = parsePData(pdu);
+      pdvs = parsePDataParts(pdu);
     } catch (err) {
       if (s.kind === 'idle') {
-        this.env.deliver(pdu);
+        this.env.deliver(joinPdu(pdu));
         return undefined;
       }
       this.env.log.warn('malformed P-DATA-TF during a C-STORE; aborting', { error: String((err as PDataError).message) });
@@ -227,27 +229,27 @@ export class FastStorePath {
       return undefined;
     }
     if (s.kind === 'idle' && !this.isStorageContext(pdvs[0]!.presentationContextId)) {
-      this.env.deliver(pdu);
+      this.env.deliver(joinPdu(pdu));
       return undefined;
     }
     this.env.touch();
     return this.handlePdvs(pdu, pdvs, 0);
   }
 
-  private handleControlPdu(pdu: Buffer): void {
+  private handleControlPdu(pdu: PduBytes): void {
     if (this.state.kind === 'data' || this.state.kind === 'command') {
       // Release or abort in the middle of a message: the partial instance is never answered.
       void this.discardReceiving();
       this.state = { kind: 'idle' };
     }
-    this.env.deliver(pdu);
+    this.env.deliver(joinPdu(pdu));
   }
 
   /** Passes the PDUs of a library-handled message through, until its last fragment. */
-  private passThrough(pdu: Buffer, s: Extract<State, { kind: 'passthrough' }>): undefined {
-    this.env.deliver(pdu);
+  private passThrough(pdu: PduBytes, s: Extract<State, { kind: 'passthrough' }>): undefined {
+    this.env.deliver(joinPdu(pdu));
     try {
-      for (const p of parsePData(pdu)) {
+      for (const p of parsePDataParts(pdu)) {
         if (p.isLast && (!s.untilLastData || !p.isCommand)) this.state = { kind: 'idle' };
       }
     } catch {
@@ -256,7 +258,7 @@ export class FastStorePath {
     return undefined;
   }
 
-  private handlePdvs(pdu: Buffer, pdvs: Pdv[], from: number): Promise<void> | undefined {
+  private handlePdvs(pdu: PduBytes, pdvs: PdvParts[], from: number): Promise<void> | undefined {
     for (let i = from; i < pdvs.length; i++) {
       const pending = this.handlePdv(pdu, pdvs[i]!);
       if (this.closed) return undefined;
@@ -266,7 +268,7 @@ export class FastStorePath {
     return undefined;
   }
 
-  private handlePdv(pdu: Buffer, pdv: Pdv): Promise<void> | undefined {
+  private handlePdv(pdu: PduBytes, pdv: PdvParts): Promise<void> | undefined {
     const s = this.state;
     if (s.kind === 'idle' || s.kind === 'command') {
       if (!pdv.isCommand || (s.kind === 'command' && s.presentationContextId !== pdv.presentationContextId) || !this.isStorageContext(pdv.presentationContextId)) {
@@ -274,10 +276,11 @@ export class FastStorePath {
         this.abort(AbortReason.UnexpectedPduParameter);
         return undefined;
       }
-      const cmd = s.kind === 'command' ? s : { kind: 'command' as const, presentationContextId: pdv.presentationContextId, parts: [], pdus: [] };
-      cmd.parts.push(pdv.value);
+      const cmd = s.kind === 'command' ? s : { kind: 'command' as const, presentationContextId: pdv.presentationContextId, parts: [], bytes: 0, pdus: [] };
+      cmd.parts.push(...pdv.parts);
+      cmd.bytes += pdv.length;
       if (cmd.pdus[cmd.pdus.length - 1] !== pdu) cmd.pdus.push(pdu);
-      if (cmd.parts.reduce((n, b) => n + b.length, 0) > 64 * 1024) {
+      if (cmd.bytes > 64 * 1024) {
         this.env.log.warn('command set longer than 64 KiB; aborting');
         this.abort(AbortReason.InvalidPduParameterValue);
         return undefined;
@@ -296,7 +299,7 @@ export class FastStorePath {
         this.abort(AbortReason.UnexpectedPduParameter);
         return undefined;
       }
-      this.write(r, pdv.value);
+      for (const part of pdv.parts) this.write(r, part);
       if (!pdv.isLast) return undefined;
       this.state = { kind: 'idle' };
       return this.track(this.complete(r));
@@ -304,7 +307,7 @@ export class FastStorePath {
     return undefined;
   }
 
-  private onCommand(presentationContextId: number, bytes: Buffer, pdus: Buffer[]): Promise<void> | undefined {
+  private onCommand(presentationContextId: number, bytes: Buffer, pdus: PduBytes[]): Promise<void> | undefined {
     let command: CommandSet;
     try {
       command = parseCommandSet(bytes);
@@ -316,7 +319,7 @@ export class FastStorePath {
     if (command.commandField !== CommandField.CStoreRq) {
       // Not ours: the library answers it as it would have (the PDUs it is made of are handed over whole).
       this.state = { kind: 'passthrough', presentationContextId, untilLastData: command.commandDataSetType !== NoDataSet };
-      for (const p of pdus) this.env.deliver(p);
+      for (const p of pdus) this.env.deliver(joinPdu(p));
       if (command.commandDataSetType === NoDataSet) this.state = { kind: 'idle' };
       return undefined;
     }
@@ -530,6 +533,7 @@ export class FastStorePath {
   /** The transport closed (or is being closed): drop whatever is partial. Resolves once it is removed. */
   onClose(): Promise<void> {
     this.closed = true;
+    this.env.store.notifyPending();
     this.queue.length = 0;
     this.buffer = undefined;
     const spareGone = this.disposeSpare();

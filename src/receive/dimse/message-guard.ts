@@ -11,7 +11,7 @@
  * Pure (no I/O), unit-tested.
  */
 import { CommandSetError, NoDataSet, parseCommandSet } from './command-set';
-import { PDataError, parsePData } from './p-data';
+import { PDataError, parsePDataParts, pduType, type PduBytes } from './p-data';
 
 /** Command Field values of messages that never carry a data set (PS3.7 9.3 and 10.3). */
 const NeverDataSet = new Set([
@@ -45,12 +45,12 @@ export class MessageGuard {
   constructor(private readonly limits: { maxBufferedBytes: number }) {}
 
   /** Checks one whole PDU; `accepted` says whether A-ASSOCIATE-AC was sent. Non-P-DATA PDUs pass. */
-  push(pdu: Buffer, accepted: boolean): MessageViolation | undefined {
-    if (pdu[0] !== 0x04) return undefined;
+  push(pdu: PduBytes, accepted: boolean): MessageViolation | undefined {
+    if (pduType(pdu) !== 0x04) return undefined;
     if (!accepted) return { kind: 'data-before-acceptance' };
     let pdvs;
     try {
-      pdvs = parsePData(pdu);
+      pdvs = parsePDataParts(pdu);
     } catch (err) {
       return { kind: 'malformed-p-data', message: (err as PDataError).message };
     }
@@ -62,8 +62,8 @@ export class MessageGuard {
           return { kind: 'unexpected-fragment', message: 'command fragments on two presentation contexts' };
         }
         const cmd = s.kind === 'command' ? s : { kind: 'command' as const, presentationContextId: pdv.presentationContextId, parts: [], bytes: 0 };
-        cmd.parts.push(pdv.value);
-        cmd.bytes += pdv.value.length;
+        cmd.parts.push(...pdv.parts);
+        cmd.bytes += pdv.length;
         if (cmd.bytes > MAX_COMMAND_BYTES) return { kind: 'command-too-long' };
         if (!pdv.isLast) {
           this.state = cmd;
@@ -86,7 +86,7 @@ export class MessageGuard {
         if (s.kind !== 'data' || s.presentationContextId !== pdv.presentationContextId) {
           return { kind: 'unexpected-fragment', message: 'data fragment without a command announcing it' };
         }
-        s.bytes += pdv.value.length;
+        s.bytes += pdv.length;
         if (!s.streamed && s.bytes > this.limits.maxBufferedBytes) return { kind: 'message-too-large', bytes: s.bytes };
         if (pdv.isLast) this.state = { kind: 'idle' };
       }

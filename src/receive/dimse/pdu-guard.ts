@@ -4,6 +4,7 @@
  * than allowed (a P-DATA header claiming 4 GiB is never buffered), or data before an association exists.
  */
 import type { Socket } from 'node:net';
+import { joinPdu, type PduBytes } from './p-data';
 
 export const PduType = {
   AssociateRq: 0x01,
@@ -78,6 +79,8 @@ export class PduFrameChecker {
  * copy); one spread over several chunks is joined once. (dcmjs-dimse joins the chunks of a PDU with one
  * Buffer.concat per chunk, copying a 256 KiB P-DATA PDU several times over; given whole PDUs it copies
  * nothing.) Lengths must already have been checked (PduFrameChecker) before bytes are pushed here.
+ * With `pushKeepingPData`, a P-DATA-TF PDU spread over several chunks is passed on as the list of views of
+ * those chunks instead (the C-STORE fast path writes them as they are: a data set is not copied once more).
  */
 export class PduFramer {
   private parts: Buffer[] = [];
@@ -86,7 +89,16 @@ export class PduFramer {
   private pduSize: number | undefined;
 
   push(chunk: Buffer): Buffer[] {
-    const out: Buffer[] = [];
+    return this.frame(chunk, false) as Buffer[];
+  }
+
+  /** As push, but a P-DATA-TF PDU spread over several chunks comes as the list of views of them. */
+  pushKeepingPData(chunk: Buffer): PduBytes[] {
+    return this.frame(chunk, true);
+  }
+
+  private frame(chunk: Buffer, keepPDataChunks: boolean): PduBytes[] {
+    const out: PduBytes[] = [];
     let c = chunk;
     while (c.length > 0) {
       if (this.buffered === 0 && c.length >= 6) {
@@ -106,6 +118,19 @@ export class PduFramer {
         this.pduSize = 6 + head.readUInt32BE(2);
       }
       if (this.pduSize !== undefined && this.buffered >= this.pduSize) {
+        const n = this.parts.length;
+        const last = this.parts[n - 1]!;
+        const cut = last.length - (this.buffered - this.pduSize);
+        if (keepPDataChunks && n > 1 && this.parts[0]![0] === 0x04 && cut > 0) {
+          const list = this.parts.slice(0, n - 1);
+          list.push(last.subarray(0, cut));
+          out.push(list);
+          c = last.subarray(cut);
+          this.parts = [];
+          this.buffered = 0;
+          this.pduSize = undefined;
+          continue;
+        }
         const all = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.buffered);
         out.push(all.subarray(0, this.pduSize));
         c = all.subarray(this.pduSize);
@@ -125,7 +150,7 @@ export class PduFramer {
  */
 export interface PduRouter {
   /** Takes a whole PDU instead of the library (returns true), or leaves it to the library (false). */
-  intercept?: (pdu: Buffer) => boolean;
+  intercept?: (pdu: PduBytes) => boolean;
 }
 
 /**
@@ -147,9 +172,9 @@ export function guardSocket(socket: Socket, checker: PduFrameChecker, onViolatio
         return false;
       }
       let delivered = false;
-      for (const pdu of framer.push(chunk)) {
+      for (const pdu of router ? framer.pushKeepingPData(chunk) : framer.push(chunk)) {
         if (router?.intercept?.(pdu)) continue;
-        delivered = originalEmit('data', pdu) || delivered;
+        delivered = originalEmit('data', joinPdu(pdu)) || delivered;
       }
       return delivered;
     }

@@ -17,6 +17,7 @@ import type { SpoolWriter } from '../../store/spool-writer';
 import { decideAssociation, type AssociationPolicyInput } from './association-policy';
 import { negotiatePresentationContext } from './transfer-syntax-negotiation';
 import { FastStorePath, type NegotiatedContext } from './fast-store-path';
+import type { PduBytes } from './p-data';
 
 const { PresentationContextResult, RejectResult, RejectSource, RejectReason } = constants;
 const { CStoreResponse, CEchoResponse } = responses;
@@ -92,7 +93,7 @@ export class StoreScp extends Scp {
    * PDU router (guardSocket): after acceptance every PDU goes through the fast path, which handles C-STORE
    * itself and hands everything else to the library in order. Returns false to let the library have it.
    */
-  interceptPdu(pdu: Buffer): boolean {
+  interceptPdu(pdu: PduBytes): boolean {
     if (!this.fast) return false;
     this.fast.push(pdu);
     return true;

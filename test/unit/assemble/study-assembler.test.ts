@@ -9,7 +9,7 @@ import { loadConfig } from '../../../src/config/load';
 import type { SeriesRoleResolver } from '../../../src/assemble/series-roles';
 import { FakeClock } from '../../helpers/fake-clock';
 import { indexSeries, indexInstance, makeInstance } from '../../helpers/instance-seam';
-import type { InstanceStoredEvent } from '../../../src/store/instance-types';
+import type { BatchingStoredListener, InstanceStoredEvent } from '../../../src/store/instance-types';
 import { tempDir } from '../../helpers/temp-dir';
 import { unexpectedErrorCounts } from '../../../src/util/unexpected-errors';
 
@@ -352,6 +352,28 @@ describe('StudyAssembler', () => {
     assert.equal((analysisJobs(r)[0]!.payload as { reason: string }).reason, 'forced');
   });
 
+  it('records a batch of instances (one transaction, a bad event among them) as it records them one by one', () => {
+    const outcome = (batched: boolean) => {
+      r = rig({ completion: { quietSeconds: 5, forceCompleteSeconds: 60 } });
+      const received: unknown[] = [];
+      r.assembler.on('study-received', (e) => received.push(e));
+      const broken = { instance: undefined, duplicate: false, via: 'dimse' } as unknown as InstanceStoredEvent;
+      const events = indexSeries(r.db, { studyInstanceUid: STUDY, kind: 't1', seriesNumber: 1, receivedAt: () => r.clock.date().toISOString() });
+      const all = [events[0]!, broken, ...events.slice(1)];
+      if (batched) r.assembler.onInstancesStored(all);
+      else for (const e of all) r.assembler.onInstanceStored(e);
+      const pending = r.assembler.pendingCount();
+      r.clock.advance(61 * S);
+      const jobs = analysisJobs(r).map((j) => (j.payload as { reason: string }).reason);
+      r.cleanup();
+      r = undefined as unknown as Rig;
+      return { received: received.length, pending, jobs };
+    };
+    const one = outcome(false);
+    assert.deepEqual(one, { received: 1, pending: 1, jobs: ['forced'] });
+    assert.deepEqual(outcome(true), one);
+  });
+
   it('logs and swallows a failing event instead of throwing into the store', () => {
     r = rig();
     const broken = { instance: undefined, duplicate: false, via: 'dimse' } as unknown as InstanceStoredEvent;
@@ -547,5 +569,15 @@ describe('connectAssembler', () => {
     emitter.emit('stored', ev);
     assert.deepEqual(seen, [ev]);
     assert.equal(emitter.listenerCount('stored'), 0);
+  });
+
+  it('offers the store a batch entry point when the assembler has one', () => {
+    const emitter = new EventEmitter();
+    const batches: InstanceStoredEvent[][] = [];
+    connectAssembler(emitter, { onInstanceStored: () => undefined, onInstancesStored: (evs) => batches.push([...evs]) });
+    const l = emitter.listeners('stored')[0] as BatchingStoredListener;
+    assert.equal(typeof l.storedBatch, 'function');
+    l.storedBatch!([]);
+    assert.deepEqual(batches, [[]]);
   });
 });
