@@ -6,6 +6,7 @@
  */
 import type { CamSpec } from '../infer/manifest';
 import type { NamedTensor } from '../infer/session-pool';
+import { axisSamples } from '../prepare/steps/bilinear';
 import type { PixelTransform } from './ports';
 import type { CamMap, ImageRef } from './types';
 
@@ -72,45 +73,42 @@ export function mapCamToSource(
   const fx = cam.columns / input.columns;
   const fy = cam.rows / input.rows;
   // The sampling positions depend on the column alone and on the row alone: computed once per column and row.
-  const cols = samplePositions(source.columns, transform.offsetX, transform.scaleX, input.columns, fx, cam.columns);
-  const rows = samplePositions(source.rows, transform.offsetY, transform.scaleY, input.rows, fy, cam.rows);
+  // A source pixel centre maps to model-input coordinates (inverse of `transform`), then to the CAM grid.
+  const inputOf = (s: number, offset: number, scale: number) => (s + 0.5 - offset) / scale;
+  const cols = axisSamples(source.columns, cam.columns, (s) => inputOf(s, transform.offsetX, transform.scaleX) * fx - 0.5);
+  const rows = axisSamples(source.rows, cam.rows, (s) => inputOf(s, transform.offsetY, transform.scaleY) * fy - 0.5);
+  const colInside = insideInput(source.columns, (s) => inputOf(s, transform.offsetX, transform.scaleX), input.columns);
   const d = cam.data;
   for (let sy = 0; sy < source.rows; sy++) {
-    if (!rows.inside[sy]) continue;
+    const iy = inputOf(sy, transform.offsetY, transform.scaleY);
+    if (iy < 0 || iy >= input.rows) continue;
     const r0 = rows.i0[sy]! * cam.columns;
     const r1 = rows.i1[sy]! * cam.columns;
-    const wy = rows.w[sy]!;
+    const wy0 = rows.w0[sy]!;
+    const wy1 = rows.w1[sy]!;
     const o = sy * source.columns;
     for (let sx = 0; sx < source.columns; sx++) {
-      if (!cols.inside[sx]) continue;
+      if (!colInside[sx]) continue;
       const x0 = cols.i0[sx]!;
       const x1 = cols.i1[sx]!;
-      const wx = cols.w[sx]!;
-      const top = d[r0 + x0]! * (1 - wx) + d[r0 + x1]! * wx;
-      const bottom = d[r1 + x0]! * (1 - wx) + d[r1 + x1]! * wx;
-      out[o + sx] = top * (1 - wy) + bottom * wy;
+      const wx0 = cols.w0[sx]!;
+      const wx1 = cols.w1[sx]!;
+      const top = d[r0 + x0]! * wx0 + d[r0 + x1]! * wx1;
+      const bottom = d[r1 + x0]! * wx0 + d[r1 + x1]! * wx1;
+      out[o + sx] = top * wy0 + bottom * wy1;
     }
   }
   return out;
 }
 
-/** Along one axis: whether each source pixel centre falls in the model input, and its two CAM samples and weight. */
-function samplePositions(n: number, offset: number, scale: number, inputSize: number, f: number, camSize: number) {
+/** Whether each source index's model-input coordinate falls inside the input (0 <= x < size). */
+function insideInput(n: number, inputOf: (s: number) => number, size: number): Uint8Array {
   const inside = new Uint8Array(n);
-  const i0 = new Int32Array(n);
-  const i1 = new Int32Array(n);
-  const w = new Float64Array(n);
   for (let s = 0; s < n; s++) {
-    const i = (s + 0.5 - offset) / scale;
-    if (i < 0 || i >= inputSize) continue;
-    const c = Math.min(camSize - 1, Math.max(0, i * f - 0.5));
-    const a = Math.floor(c);
-    inside[s] = 1;
-    i0[s] = a;
-    i1[s] = Math.min(camSize - 1, a + 1);
-    w[s] = c - a;
+    const i = inputOf(s);
+    inside[s] = i >= 0 && i < size ? 1 : 0;
   }
-  return { inside, i0, i1, w };
+  return inside;
 }
 
 /** The mean of several models' maps of one slice, renormalised to 0..1 (an ensemble's heat map). */

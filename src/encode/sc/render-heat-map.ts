@@ -11,6 +11,8 @@ import type { Slice } from '../../prepare/volume-types';
 import { jet, jetInput, jetLevel, overlayAlpha } from './colormap';
 import { fitText, textToSvgPath, type TextRun } from './glyph-text';
 import { algorithmVersion } from '../sr/tid-4019-algorithm-identification';
+import { valuesAtRanks } from '../../prepare/steps/percentile';
+import { axisSamples, type AxisSamples } from '../../prepare/steps/bilinear';
 
 export const PAGE_SIZE = 512;
 
@@ -34,8 +36,7 @@ export interface HeatMapPage {
 /** Window of a slice: the 1st and 99.5th percentiles of its values (robust to outliers). */
 export function windowOf(pixels: Float32Array): { low: number; high: number } {
   const step = Math.max(1, Math.floor(pixels.length / 65536));
-  // The sampled values in a Float32Array (the pixels' own precision) and the two ranks selected in place: the
-  // same order statistics as sorting a number[] with a comparator, without boxing 65,536 numbers and sorting.
+  // The sampled finite values in a Float32Array (the pixels' own precision).
   const sample = new Float32Array(Math.ceil(pixels.length / step));
   let n = 0;
   for (let i = 0; i < pixels.length; i += step) {
@@ -43,56 +44,9 @@ export function windowOf(pixels: Float32Array): { low: number; high: number } {
     if (Number.isFinite(v)) sample[n++] = v;
   }
   if (n === 0) return { low: 0, high: 1 };
-  const values = sample.subarray(0, n);
-  const highRank = Math.floor(0.995 * (n - 1));
-  const lowRank = Math.floor(0.01 * (n - 1));
-  const high = selectRank(values, highRank, 0, n - 1);
-  // Everything left of highRank is now <= high: the low rank lies there.
-  const low = selectRank(values, lowRank, 0, highRank);
+  // Order statistics of the sample (what sorting it would give at each rank), shared with the preparation steps.
+  const [low, high] = valuesAtRanks(sample.subarray(0, n), [Math.floor(0.01 * (n - 1)), Math.floor(0.995 * (n - 1))]) as [number, number];
   return high > low ? { low, high } : { low, high: low + 1 };
-}
-
-/**
- * The value of rank `k` (0-based, ascending) of values[left..right], rearranging them so that values[k] holds
- * it, everything left of k is <= it and everything right is >= it (Hoare selection, median-of-three pivot):
- * what sorting would put at k, in linear time. Falls back to sorting the range after many rounds (a pathological
- * order), so it is never worse than the sort.
- */
-function selectRank(values: Float32Array, k: number, left: number, right: number): number {
-  for (let round = 0; right > left; round++) {
-    if (round > 48) {
-      values.subarray(left, right + 1).sort();
-      break;
-    }
-    const mid = (left + right) >> 1;
-    // Median of three as the pivot.
-    if (values[mid]! < values[left]!) swap(values, mid, left);
-    if (values[right]! < values[left]!) swap(values, right, left);
-    if (values[right]! < values[mid]!) swap(values, right, mid);
-    const pivot = values[mid]!;
-    let i = left;
-    let j = right;
-    while (i <= j) {
-      while (values[i]! < pivot) i++;
-      while (values[j]! > pivot) j--;
-      if (i <= j) {
-        swap(values, i, j);
-        i++;
-        j--;
-      }
-    }
-    // Now values[left..j] <= pivot <= values[i..right], and values strictly between j and i equal the pivot.
-    if (k <= j) right = j;
-    else if (k >= i) left = i;
-    else break;
-  }
-  return values[k]!;
-}
-
-function swap(values: Float32Array, a: number, b: number): void {
-  const t = values[a]!;
-  values[a] = values[b]!;
-  values[b] = t;
 }
 
 /** Windows of slices already drawn (analyses often share a key slice), keyed by the slice's pixel array. */
@@ -107,32 +61,6 @@ function cachedWindowOf(pixels: Float32Array): { low: number; high: number } {
   return w;
 }
 
-/**
- * Bilinear sampling along one axis, computed once per row or column instead of once per pixel: for output
- * index i, the source coordinate `coordinate(i)` clamped to 0..size-1, its two neighbours and their weights.
- */
-interface AxisSamples {
-  i0: Int32Array;
-  i1: Int32Array;
-  /** Weight of i0: 1 - w1. */
-  w0: Float64Array;
-  /** Weight of i1: the fractional part. */
-  w1: Float64Array;
-}
-
-function axisSamples(count: number, size: number, coordinate: (i: number) => number): AxisSamples {
-  const out: AxisSamples = { i0: new Int32Array(count), i1: new Int32Array(count), w0: new Float64Array(count), w1: new Float64Array(count) };
-  for (let i = 0; i < count; i++) {
-    const f = Math.min(Math.max(coordinate(i), 0), size - 1);
-    const a = Math.floor(f);
-    const w = f - a;
-    out.i0[i] = a;
-    out.i1[i] = Math.min(a + 1, size - 1);
-    out.w0[i] = 1 - w;
-    out.w1[i] = w;
-  }
-  return out;
-}
 
 /**
  * The windowed slice resampled (bilinear) into `place` on the page, grey, with the class-activation map

@@ -43,3 +43,30 @@ export function resizeBilinear(src: Float32Array, rows: number, columns: number,
   }
   return dst;
 }
+
+/**
+ * Bilinear sampling along one axis, computed once per row or column instead of once per pixel: for output
+ * index i, the source coordinate `coordinate(i)` clamped to 0..size-1, its two neighbours and their weights.
+ */
+export interface AxisSamples {
+  i0: Int32Array;
+  i1: Int32Array;
+  /** Weight of i0: 1 - w1. */
+  w0: Float64Array;
+  /** Weight of i1: the fractional part. */
+  w1: Float64Array;
+}
+
+export function axisSamples(count: number, size: number, coordinate: (i: number) => number): AxisSamples {
+  const out: AxisSamples = { i0: new Int32Array(count), i1: new Int32Array(count), w0: new Float64Array(count), w1: new Float64Array(count) };
+  for (let i = 0; i < count; i++) {
+    const f = Math.min(Math.max(coordinate(i), 0), size - 1);
+    const a = Math.floor(f);
+    const w = f - a;
+    out.i0[i] = a;
+    out.i1[i] = Math.min(a + 1, size - 1);
+    out.w0[i] = 1 - w;
+    out.w1[i] = w;
+  }
+  return out;
+}

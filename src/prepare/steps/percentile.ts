@@ -91,6 +91,17 @@ function countUpper(parts: Float32Array[], upper: Uint32Array): number {
   return n;
 }
 
+/**
+ * The values at the given 0-based ranks (ascending) of the non-NaN values: exactly what sorting them would put
+ * at each rank. Every rank must be below the number of non-NaN values.
+ */
+export function valuesAtRanks(values: Float32Array, ranks: number[]): number[] {
+  const upper = new Uint32Array(BUCKETS);
+  const n = countUpper([values], upper);
+  for (const r of ranks) if (!(r >= 0 && r < n && Number.isInteger(r))) throw new RangeError(`rank ${r} outside 0..${n - 1}`);
+  return orderStatistics([values], upper, ranks);
+}
+
 /** The values at the given percentiles (0-100) of `values`. */
 export function percentiles(values: Float32Array | Float32Array[], ps: number[]): number[] {
   const parts = Array.isArray(values) ? values : [values];
