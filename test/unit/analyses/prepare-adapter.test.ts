@@ -17,6 +17,17 @@ function volumeOf(n: number, rows: number, columns: number): Volume {
   return { seriesInstanceUid: '1.2.3', role: 'ce-t1', orientation: [1, 0, 0, 0, 1, 0], normal: [0, 0, 1], sliceSpacing: 5, slices };
 }
 
+/** Records the arguments of every request the pool is asked to prepare (the pool still does the work). */
+function recordPrepareCalls(pool: WorkerPool): Parameters<WorkerPool['prepare']>[] {
+  const calls: Parameters<WorkerPool['prepare']>[] = [];
+  const prepare = pool.prepare.bind(pool);
+  pool.prepare = (...args) => {
+    calls.push(args);
+    return prepare(...args);
+  };
+  return calls;
+}
+
 describe('ImagePreparer over src/prepare', () => {
   const steps = [
     { op: 'crop' as const, region: 'gtv' as const, marginMm: 0, marginFraction: 0, minSizeMm: 0 },
@@ -68,12 +79,7 @@ describe('ImagePreparer: work done once per study', () => {
     const regions = v.slices.map((_, i) => ({ gtv: { x0: 2 + i, y0: 3, x1: 20, y1: 25 } }));
     const itemsOf = (idx: number[]) => idx.map((i) => ({ channels: [v.slices[i]!], volumes: [v], regions: [regions[i]!] }));
     const pool = new WorkerPool({ size: 1 });
-    const calls: Parameters<WorkerPool['prepare']>[] = [];
-    const prepare = pool.prepare.bind(pool);
-    pool.prepare = (...args) => {
-      calls.push(args);
-      return prepare(...args);
-    };
+    const calls = recordPrepareCalls(pool);
     try {
       const preparer = createPreparer({ pool });
       const here = createPreparer();
@@ -121,12 +127,7 @@ describe('ImagePreparer: volume percentiles', () => {
     const v = volumeOf(5, 24, 24);
     const all = v.slices.map((s) => s.pixels);
     const pool = new WorkerPool({ size: 1 });
-    const calls: Parameters<WorkerPool['prepare']>[] = [];
-    const prepare = pool.prepare.bind(pool);
-    pool.prepare = (...args) => {
-      calls.push(args);
-      return prepare(...args);
-    };
+    const calls = recordPrepareCalls(pool);
     try {
       const preparer = createPreparer({ pool, expectPercentiles: [99] });
       await preparer.prepareBatch(v.slices.map((s) => ({ channels: [s], volumes: [v], regions: [{}] })), steps);
