@@ -224,3 +224,19 @@ export function processCpuSeconds(pid: number): number {
   const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(rest[11]) + Number(rest[12])) / 100;
 }
+
+/** CPU seconds the whole machine has spent busy so far (every process and the kernel), from /proc/stat. */
+export function machineCpuSeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: everything but idle and iowait.
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+/** `sync` (every file system) or `sync -f DIR` (the file system holding DIR); resolves with its wall time in seconds. */
+export async function syncSeconds(dir?: string): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  const r = await runTool('sync', dir ? ['-f', dir] : [], 300_000);
+  if (r.code !== 0) throw new Error(`sync failed: ${r.output.slice(-300)}`);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}

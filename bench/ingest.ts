@@ -2,13 +2,20 @@
  * Ingest: C-STORE throughput with 1 and 4 parallel storescu senders into the node (durable: fdatasync file +
  * directory fsync before each Success, indexed), DCMTK storescp (files, no fsync) and Debian Orthanc (its
  * defaults) on the same files, in the same run, interleaved per repetition. The node runs as its own process
- * (its RSS is its own). Optionally one more node variant (`variants`) for before/after comparisons.
+ * (its RSS is its own). Optionally more node variants (`variants`) for before/after comparisons.
+ *
+ * Every timed run starts after a `sync` (no dirty pages of an earlier run or of the input files are written back
+ * while it is timed). The storescp run is also timed until its files are durable (`sync -f` of its directory
+ * right after the last sender ends: one flush for the whole batch, the most favourable durable figure storescp
+ * can have). Each run records the whole machine's CPU per instance (every process and the kernel: receiver,
+ * senders, writeback), from which the rate a fully busy machine would reach at that cost follows (the CPU ceiling).
  */
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
 import { startOrthanc } from '../test/helpers/orthanc';
-import { countRows, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage } from './common';
+import { cpus } from 'node:os';
+import { countRows, machineCpuSeconds, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage, syncSeconds } from './common';
 
 export interface IngestVariant {
   name: string;
@@ -30,6 +37,20 @@ export interface IngestRow {
   peakRssMb: number;
   /** The receiver's CPU (user + system, all threads) per instance, ms, per repetition. */
   cpuMsPerInstance?: number[];
+  /** The whole machine's busy CPU per instance while the senders ran (receiver, senders, kernel), ms, per repetition. */
+  machineCpuMsPerInstance?: number[];
+  /**
+   * The rate at which the machine's cores would all be busy at the median machine CPU per instance: what this
+   * receiver could reach on this machine with these senders if nothing but CPU limited it.
+   */
+  cpuCeiling?: number;
+}
+
+interface RunFigures {
+  rate: number;
+  peak: number;
+  cpuMs?: number;
+  machineMs: number;
 }
 
 export interface IngestBenchResult {
@@ -38,52 +59,67 @@ export interface IngestBenchResult {
   repetitions: number;
   loadAverage: [number, number, number];
   rows: IngestRow[];
+  /** Cores of the machine (the CPU ceiling's numerator; absent in reports of earlier waves). */
+  cores?: number;
   /** node / reference, medians of the same run. */
   ratios: { senders: number; receiver: string; reference: string; ratio: number }[];
   orthanc: { available: boolean; note?: string };
 }
 
-async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant, warm?: { dirs: string[]; count: number }): Promise<{ rate: number; peak: number; cpuMs?: number }> {
+async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant, warm?: { dirs: string[]; count: number }): Promise<RunFigures> {
   const node = await startNodeChild(work, { models: { dir: path.join(work, 'no-models') }, ...(variant.config ?? {}) }, variant.env);
   try {
     const warmed = variant.warm && warm ? warm.count : 0;
     if (warmed) await sendParallel(node.dimsePort, 'NPCAI', warm!.dirs);
+    await syncSeconds();
     const rss = sampleRss(node.pid, 50);
     const cpu0 = processCpuSeconds(node.pid);
+    const machine0 = machineCpuSeconds();
     const seconds = await sendParallel(node.dimsePort, 'NPCAI', dirs);
+    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
     const cpuMs = ((processCpuSeconds(node.pid) - cpu0) * 1000) / count;
     const { peak } = rss.stop();
     const stored = countRows(node.dataDir, 'SELECT count(*) AS n FROM instances');
     if (stored !== count + warmed) throw new Error(`node stored ${stored} of ${count + warmed} instances`);
-    return { rate: count / seconds, peak, cpuMs };
+    return { rate: count / seconds, peak, cpuMs, machineMs };
   } finally {
     await node.stop();
   }
 }
 
-async function storescpRun(work: string, dirs: string[], count: number): Promise<{ rate: number; peak: number; cpuMs?: number }> {
+/** storescp as it runs (files in the page cache) and the same run until its files are durable (`synced`). */
+async function storescpRun(work: string, dirs: string[], count: number): Promise<{ plain: RunFigures; synced: RunFigures }> {
   const scp = await startStorescp(path.join(work, 'storescp-out'));
   try {
+    await syncSeconds();
     const rss = sampleRss(scp.child.pid!, 50);
     const cpu0 = processCpuSeconds(scp.child.pid!);
+    const machine0 = machineCpuSeconds();
     const seconds = await sendParallel(scp.port, scp.aeTitle, dirs);
+    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
     const cpuMs = ((processCpuSeconds(scp.child.pid!) - cpu0) * 1000) / count;
-    return { rate: count / seconds, peak: rss.stop().peak, cpuMs };
+    const flush = await syncSeconds(scp.dir);
+    const syncedMachineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
+    const peak = rss.stop().peak;
+    return { plain: { rate: count / seconds, peak, cpuMs, machineMs }, synced: { rate: count / (seconds + flush), peak, cpuMs, machineMs: syncedMachineMs } };
   } finally {
     scp.stop();
     rmSync(scp.dir, { recursive: true, force: true });
   }
 }
 
-async function orthancRun(dirs: string[], count: number): Promise<{ rate: number; peak: number; cpuMs?: number }> {
+async function orthancRun(dirs: string[], count: number): Promise<RunFigures> {
   const o = await startOrthanc();
   try {
     const pid = o.pid;
+    await syncSeconds();
     const rss = pid ? sampleRss(pid, 50) : undefined;
     const cpu0 = pid ? processCpuSeconds(pid) : NaN;
+    const machine0 = machineCpuSeconds();
     const seconds = await sendParallel(o.dicomPort, o.aeTitle, dirs);
+    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
     const cpuMs = pid ? ((processCpuSeconds(pid) - cpu0) * 1000) / count : undefined;
-    return { rate: count / seconds, peak: rss?.stop().peak ?? 0, ...(cpuMs !== undefined ? { cpuMs } : {}) };
+    return { rate: count / seconds, peak: rss?.stop().peak ?? 0, machineMs, ...(cpuMs !== undefined ? { cpuMs } : {}) };
   } finally {
     await o.cleanup();
   }
@@ -101,10 +137,12 @@ export async function benchIngest(opts: { work: string; instances: number; repet
   const instanceBytes = readFileSync(study.files[0]!).length;
   const rates = new Map<string, number[]>();
   const peaks = new Map<string, number>();
-  const cpus = new Map<string, number[]>();
-  const push = (k: string, r: { rate: number; peak: number; cpuMs?: number }) => {
+  const cpuMs = new Map<string, number[]>();
+  const machineMs = new Map<string, number[]>();
+  const push = (k: string, r: RunFigures) => {
     rates.set(k, [...(rates.get(k) ?? []), r.rate]);
-    if (r.cpuMs !== undefined) cpus.set(k, [...(cpus.get(k) ?? []), r.cpuMs]);
+    if (r.cpuMs !== undefined) cpuMs.set(k, [...(cpuMs.get(k) ?? []), r.cpuMs]);
+    machineMs.set(k, [...(machineMs.get(k) ?? []), r.machineMs]);
     peaks.set(k, Math.max(peaks.get(k) ?? 0, r.peak));
   };
   let orthancNote: string | undefined;
@@ -123,8 +161,9 @@ export async function benchIngest(opts: { work: string; instances: number; repet
           line.push(`${v.name} ${r.rate.toFixed(0)}`);
         }
         const s = await storescpRun(opts.work, dirs, count);
-        push(`${n}|storescp`, s);
-        line.push(`storescp ${s.rate.toFixed(0)}`);
+        push(`${n}|storescp`, s.plain);
+        push(`${n}|${STORESCP_SYNCED}`, s.synced);
+        line.push(`storescp ${s.plain.rate.toFixed(0)} (${s.synced.rate.toFixed(0)} until synced)`);
         if (orthancOk) {
           try {
             const o = await orthancRun(dirs, count);
@@ -144,32 +183,45 @@ export async function benchIngest(opts: { work: string; instances: number; repet
     rmSync(filesDir, { recursive: true, force: true });
     rmSync(path.join(opts.work, 'ingest-warm'), { recursive: true, force: true });
   }
+  const cores = cpus().length;
   const rows: IngestRow[] = [];
   for (const [k, v] of rates) {
     const [senders, receiver] = k.split('|') as [string, string];
-    rows.push({ senders: Number(senders), receiver, instPerSec: v, median: median(v), peakRssMb: (peaks.get(k) ?? 0) / 1048576, ...(cpus.get(k) ? { cpuMsPerInstance: cpus.get(k)! } : {}) });
+    const machine = machineMs.get(k) ?? [];
+    rows.push({
+      senders: Number(senders), receiver, instPerSec: v, median: median(v), peakRssMb: (peaks.get(k) ?? 0) / 1048576,
+      ...(cpuMs.get(k) ? { cpuMsPerInstance: cpuMs.get(k)! } : {}),
+      ...(machine.length ? { machineCpuMsPerInstance: machine, cpuCeiling: (cores * 1000) / median(machine) } : {}),
+    });
   }
   const ratios: IngestBenchResult['ratios'] = [];
   for (const n of opts.senders) {
     for (const v of variants) {
       const node = rows.find((r) => r.senders === n && r.receiver === v.name)!;
-      for (const ref of ['storescp', 'orthanc']) {
+      for (const ref of ['storescp', STORESCP_SYNCED, 'orthanc']) {
         const rr = rows.find((r) => r.senders === n && r.receiver === ref);
         if (rr) ratios.push({ senders: n, receiver: v.name, reference: ref, ratio: node.median / rr.median });
       }
     }
   }
-  return { instances: count, instanceBytes, repetitions: opts.repetitions, loadAverage: loadAverage(), rows, ratios, orthanc: { available: orthancOk, ...(orthancNote ? { note: orthancNote } : {}) } };
+  return { instances: count, instanceBytes, repetitions: opts.repetitions, loadAverage: loadAverage(), cores, rows, ratios, orthanc: { available: orthancOk, ...(orthancNote ? { note: orthancNote } : {}) } };
 }
+
+/** The storescp run timed until its files are durable (one `sync -f` after the last sender). */
+export const STORESCP_SYNCED = 'storescp, then sync';
 
 export function ingestMarkdown(r: IngestBenchResult): string {
   const f = (a: number[]) => a.map((x) => x.toFixed(0)).join(', ');
+  const ms = (a: number[] | undefined) => (a ? a.map((c) => c.toFixed(2)).join(', ') : '-');
+  const cores = r.cores ?? 0;
   return [
     `### Ingest (C-STORE, storescu senders, ${r.instances} instances of ${(r.instanceBytes / 1048576).toFixed(2)} MB, ${r.repetitions} repetition(s), load average ${r.loadAverage.join(' / ')})`,
     '',
-    '| senders | receiver | inst/s per repetition | median | receiver CPU ms per instance | peak RSS |',
-    '| --- | --- | --- | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.senders} | ${x.receiver} | ${f(x.instPerSec)} | ${x.median.toFixed(0)} | ${x.cpuMsPerInstance ? x.cpuMsPerInstance.map((c) => c.toFixed(2)).join(', ') : '-'} | ${x.peakRssMb.toFixed(0)} MiB |`),
+    `Machine CPU: every process and the kernel (receiver, senders, writeback) per instance while the senders ran; CPU ceiling: the rate at which ${cores || 'all'} core(s) would all be busy at that cost (median).`,
+    '',
+    '| senders | receiver | inst/s per repetition | median | receiver CPU ms per instance | machine CPU ms per instance | CPU ceiling inst/s | peak RSS |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.senders} | ${x.receiver} | ${f(x.instPerSec)} | ${x.median.toFixed(0)} | ${ms(x.cpuMsPerInstance)} | ${ms(x.machineCpuMsPerInstance)} | ${x.cpuCeiling ? x.cpuCeiling.toFixed(0) : '-'} | ${x.peakRssMb.toFixed(0)} MiB |`),
     '',
     '| senders | node | / reference | ratio (medians, same run) |',
     '| --- | --- | --- | --- |',

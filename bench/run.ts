@@ -173,6 +173,9 @@ async function main(): Promise<void> {
         // threads instead of 4 was measured last wave: no gain once the order of runs alternates (docs/benchmarks.md).
         { name: 'node' },
         { name: 'node, warm', warm: true },
+        // The same warm node with storage.fsync off (nothing flushed before Success; never for clinical use):
+        // what durability costs this path, against what the rest of it costs.
+        { name: 'node, warm, no fsync', warm: true, config: { storage: { freeSpaceWatermarkMb: 0, fsync: false } } },
       ] });
     }
     if (args.only.includes('end-to-end')) {
