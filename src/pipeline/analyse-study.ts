@@ -8,6 +8,7 @@ import type { ModelSource } from '../analyses/context';
 import type { PriorStudyProvider } from '../analyses/ports';
 import { runAnalyses } from '../analyses/run-analyses';
 import { createPreparer } from '../analyses/prepare-adapter';
+import { rolesReadBy } from '../analyses/roles-read';
 import type { AnalysisResult } from '../analyses/types';
 import { SIGNAL_REFERENCE_PERCENTILE, type LocalisationResult } from '../analyses/localisation';
 import type { WorkerPool } from '../prepare';
@@ -45,7 +46,8 @@ export interface StudyAnalysis {
 export async function analyseStudy(input: StudyAnalysisInput, deps: StudyAnalysisDeps): Promise<StudyAnalysis> {
   if (!input.instances.length) throw new Error(`study ${input.studyInstanceUid} has no stored instances`);
   const t0 = Date.now();
-  const sv = await buildStudyVolumes(input.instances, deps.rules, deps.pool ? { pool: deps.pool } : {});
+  // Only the series the enabled analyses' models read are decoded (the others stay listed as selected).
+  const sv = await buildStudyVolumes(input.instances, deps.rules, { ...(deps.pool ? { pool: deps.pool } : {}), roles: rolesReadBy(deps.models, input.analyses) });
   const t1 = Date.now();
   const studyHeader = representativeHeader(input.instances, sv.volumes);
   const outcome = await runAnalyses(
