@@ -29,16 +29,21 @@ export function associateRq(calling: string, called: string): Buffer {
   return Buffer.concat([h, body]);
 }
 
-/** One implicit VR LE element of group 0000. */
-function el(element: number, value: Buffer): Buffer {
+/** One implicit VR LE element of group 0000 (a command set element), written by hand. */
+export function commandElement(element: number, value: Buffer): Buffer {
   const h = Buffer.alloc(8);
   h.writeUInt16LE(0x0000, 0);
   h.writeUInt16LE(element, 2);
   h.writeUInt32LE(value.length, 4);
   return Buffer.concat([h, value]);
 }
-const us = (v: number) => Buffer.from([v & 0xff, v >> 8]);
-const ui = (s: string) => Buffer.from(s.length % 2 ? `${s}\0` : s, 'latin1');
+/** A US value (little endian). */
+export const usValue = (v: number) => Buffer.from([v & 0xff, v >> 8]);
+/** A UI value, padded with NUL to even length. */
+export const uiValue = (s: string) => Buffer.from(s.length % 2 ? `${s}\0` : s, 'latin1');
+const el = commandElement;
+const us = usValue;
+const ui = uiValue;
 
 /** A command set: CommandField, MessageID, CommandDataSetType (0x0101: none), AffectedSOPClassUID. */
 export function commandSet(commandField: number, dataSetType: number, sopClass: string = SopClass.Verification): Buffer {

@@ -13,33 +13,11 @@ import { tempDir } from '../../helpers/temp-dir';
 import { writeMrInstance } from '../../helpers/mr-fixture';
 import { writeMrFile, type MrFrameSpec } from '../../helpers/mr-files';
 import { echoscu, storescu } from '../../helpers/dicom-peers';
-import { deterministicUid, SopClass, TransferSyntax } from '../../../src/dicom/uids';
+import { associateRq } from '../../helpers/raw-dimse';
+import { deterministicUid, SopClass } from '../../../src/dicom/uids';
 import { summarizeSeries } from '../../../src/select/series-summary';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** A minimal A-ASSOCIATE-RQ (PS3.8 9.3.2) proposing Verification with explicit VR little endian. */
-function associateRq(calling: string, called: string): Buffer {
-  const ae = (s: string) => Buffer.from(s.padEnd(16, ' ').slice(0, 16), 'latin1');
-  const item = (type: number, body: Buffer) => {
-    const h = Buffer.alloc(4);
-    h[0] = type;
-    h.writeUInt16BE(body.length, 2);
-    return Buffer.concat([h, body]);
-  };
-  const uid = (u: string) => Buffer.from(u, 'latin1');
-  const pcHead = Buffer.from([1, 0, 0, 0]);
-  const pc = item(0x20, Buffer.concat([pcHead, item(0x30, uid(SopClass.Verification)), item(0x40, uid(TransferSyntax.ExplicitVRLittleEndian))]));
-  const maxLen = Buffer.alloc(4);
-  maxLen.writeUInt32BE(16384);
-  const user = item(0x50, Buffer.concat([item(0x51, maxLen), item(0x52, uid('1.2.826.0.1.3680043.8.498.1'))]));
-  const fixed = Buffer.concat([Buffer.from([0, 1, 0, 0]), ae(called), ae(calling), Buffer.alloc(32)]);
-  const body = Buffer.concat([fixed, item(0x10, uid('1.2.840.10008.3.1.1.1')), pc, user]);
-  const h = Buffer.alloc(6);
-  h[0] = 0x01;
-  h.writeUInt32BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
 
 /** Opens a raw association; resolves with the socket and the type of the first PDU answered. */
 function rawAssociate(port: number): Promise<{ socket: net.Socket; pduType: number; pdu: Buffer }> {

@@ -15,17 +15,11 @@ import { BufferSource } from '../../../src/dicom/dataset-scan';
 import { readFileMeta } from '../../../src/dicom/part10';
 import { encodeMrDataset } from '../../helpers/mr-fixture';
 import { tempDir } from '../../helpers/temp-dir';
+import { commandElement, uiValue, usValue } from '../../helpers/raw-dimse';
 
-/** One implicit VR LE element of group 0000, written by hand. */
-function el(element: number, value: Buffer): Buffer {
-  const h = Buffer.alloc(8);
-  h.writeUInt16LE(0x0000, 0);
-  h.writeUInt16LE(element, 2);
-  h.writeUInt32LE(value.length, 4);
-  return Buffer.concat([h, value]);
-}
-const us = (v: number) => Buffer.from([v & 0xff, v >> 8]);
-const ui = (s: string) => Buffer.from(s.length % 2 ? `${s}\0` : s, 'latin1');
+const el = commandElement;
+const us = usValue;
+const ui = uiValue;
 
 function cStoreRq(opts: { messageId: number; sopClass: string; sopInstance: string; dataSetType?: number }): Buffer {
   const body = Buffer.concat([
