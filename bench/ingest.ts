@@ -4,18 +4,22 @@
  * defaults) on the same files, in the same run, interleaved per repetition. The node runs as its own process
  * (its RSS is its own). Optionally more node variants (`variants`) for before/after comparisons.
  *
+ * A minimal durable Node receiver (bench/minimal-receiver.ts) runs beside them as a reference for what the
+ * runtime and the durability contract cost apart from the node's own per-instance work.
+ *
  * Every timed run starts after a `sync` (no dirty pages of an earlier run or of the input files are written back
  * while it is timed). The storescp run is also timed until its files are durable (`sync -f` of its directory
  * right after the last sender ends: one flush for the whole batch, the most favourable durable figure storescp
  * can have). Each run records the whole machine's CPU per instance (every process and the kernel: receiver,
  * senders, writeback), from which the rate a fully busy machine would reach at that cost follows (the CPU ceiling).
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
 import { startOrthanc } from '../test/helpers/orthanc';
 import { cpus } from 'node:os';
-import { countRows, machineCpuSeconds, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage, syncSeconds } from './common';
+import { countRows, freePort, machineCpuSeconds, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage, syncSeconds } from './common';
 
 export interface IngestVariant {
   name: string;
@@ -108,6 +112,39 @@ async function storescpRun(work: string, dirs: string[], count: number): Promise
   }
 }
 
+/**
+ * The minimal durable Node receiver (bench/minimal-receiver.ts: the node's framing and durability, nothing else),
+ * warmed up like the warm node: what the runtime and the durability contract cost, apart from the node's own work.
+ */
+async function minimalRun(work: string, dirs: string[], count: number, warm?: { dirs: string[]; count: number }): Promise<RunFigures> {
+  const dir = path.join(work, 'minimal-receiver');
+  rmSync(dir, { recursive: true, force: true });
+  const port = await freePort();
+  const child = spawn(process.execPath, [path.join(__dirname, 'minimal-receiver.js'), String(port), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`minimal receiver exited (${code})`)));
+      child.stdout!.once('data', () => resolve());
+    });
+    if (warm) await sendParallel(port, 'MINIMAL', warm.dirs);
+    await syncSeconds();
+    const rss = sampleRss(child.pid!, 50);
+    const cpu0 = processCpuSeconds(child.pid!);
+    const machine0 = machineCpuSeconds();
+    const seconds = await sendParallel(port, 'MINIMAL', dirs);
+    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
+    const cpuMs = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / count;
+    const stored = readdirSync(path.join(dir, 'instances')).length;
+    if (stored !== count + (warm?.count ?? 0)) throw new Error(`minimal receiver stored ${stored} of ${count + (warm?.count ?? 0)} instances`);
+    return { rate: count / seconds, peak: rss.stop().peak, cpuMs, machineMs };
+  } finally {
+    child.removeAllListeners('exit');
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function orthancRun(dirs: string[], count: number): Promise<RunFigures> {
   const o = await startOrthanc();
   try {
@@ -160,6 +197,9 @@ export async function benchIngest(opts: { work: string; instances: number; repet
           push(`${n}|${v.name}`, r);
           line.push(`${v.name} ${r.rate.toFixed(0)}`);
         }
+        const m = await minimalRun(opts.work, dirs, count, warm);
+        push(`${n}|${MINIMAL_RECEIVER}`, m);
+        line.push(`minimal ${m.rate.toFixed(0)}`);
         const s = await storescpRun(opts.work, dirs, count);
         push(`${n}|storescp`, s.plain);
         push(`${n}|${STORESCP_SYNCED}`, s.synced);
@@ -198,7 +238,7 @@ export async function benchIngest(opts: { work: string; instances: number; repet
   for (const n of opts.senders) {
     for (const v of variants) {
       const node = rows.find((r) => r.senders === n && r.receiver === v.name)!;
-      for (const ref of ['storescp', STORESCP_SYNCED, 'orthanc']) {
+      for (const ref of [MINIMAL_RECEIVER, 'storescp', STORESCP_SYNCED, 'orthanc']) {
         const rr = rows.find((r) => r.senders === n && r.receiver === ref);
         if (rr) ratios.push({ senders: n, receiver: v.name, reference: ref, ratio: node.median / rr.median });
       }
@@ -206,6 +246,9 @@ export async function benchIngest(opts: { work: string; instances: number; repet
   }
   return { instances: count, instanceBytes, repetitions: opts.repetitions, loadAverage: loadAverage(), cores, rows, ratios, orthanc: { available: orthancOk, ...(orthancNote ? { note: orthancNote } : {}) } };
 }
+
+/** The minimal durable Node receiver (bench/minimal-receiver.ts). */
+export const MINIMAL_RECEIVER = 'minimal Node receiver, durable';
 
 /** The storescp run timed until its files are durable (one `sync -f` after the last sender). */
 export const STORESCP_SYNCED = 'storescp, then sync';

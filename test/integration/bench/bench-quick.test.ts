@@ -36,7 +36,7 @@ describe('bench --quick', function () {
       const { ingest, endToEnd, inference, memory } = report.sections;
 
       for (const senders of [1, 4]) {
-        for (const receiver of ['node', 'node, warm, no fsync', 'storescp', 'storescp, then sync', 'orthanc']) {
+        for (const receiver of ['node', 'node, warm, no fsync', 'minimal Node receiver, durable', 'storescp', 'storescp, then sync', 'orthanc']) {
           const row = ingest.rows.find((x: { senders: number; receiver: string }) => x.senders === senders && x.receiver === receiver);
           assert.ok(row && row.instPerSec.length >= 1 && row.median > 0, `ingest: ${senders} sender(s) into ${receiver}`);
           // The whole machine's CPU per instance and the rate its cores would sustain at that cost.
@@ -45,7 +45,7 @@ describe('bench --quick', function () {
         const plain = ingest.rows.find((x: { senders: number; receiver: string }) => x.senders === senders && x.receiver === 'storescp');
         const synced = ingest.rows.find((x: { senders: number; receiver: string }) => x.senders === senders && x.receiver === 'storescp, then sync');
         assert.ok(synced.median <= plain.median, 'storescp timed until its files are synced is never faster than without');
-        for (const reference of ['storescp', 'storescp, then sync', 'orthanc']) {
+        for (const reference of ['minimal Node receiver, durable', 'storescp', 'storescp, then sync', 'orthanc']) {
           assert.ok(ingest.ratios.some((x: { senders: number; reference: string; ratio: number }) => x.senders === senders && x.reference === reference && x.ratio > 0), `ratio to ${reference}`);
         }
       }
