@@ -408,6 +408,13 @@ function resolveDecoder(specificCharacterSet: unknown): (buf: Buffer) => string 
   const term = SINGLE_TERMS[terms[0]!]!;
   // ISO 8859-1 maps every byte to the code point of its value: Node's latin1 is what iconv's latin1 gives.
   if (term.encoding === 'ascii' || term.encoding === 'latin1') return (buf) => buf.toString('latin1');
+  // UTF-8: Node's decoder gives what iconv's does (U+FFFD for each malformed sequence) without iconv's
+  // per-call decoder objects; iconv also drops a leading byte order mark, and so does this.
+  if (term.encoding === 'utf8') return (buf) => stripBom(buf.toString('utf8'));
   const encoding = term.encoding;
   return (buf) => iconv.decode(buf, encoding);
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }

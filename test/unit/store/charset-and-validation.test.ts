@@ -21,6 +21,15 @@ describe('character set decoding', () => {
     assert.equal(charsetDecoder([]).decode(Buffer.from([0x4d, 0xfc, 0x6c])), 'Mül');
     assert.equal(charsetDecoder(['ISO_IR 192']).decode(Buffer.from('张', 'utf8')), '张');
   });
+  it('decodes every UTF-8 value of a data set alike, the first and the later ones (BOM dropped, U+FFFD for malformed bytes)', () => {
+    const values = [Buffer.from('Zhang^XiaoDong=张^小东 ', 'utf8'), Buffer.from([0xef, 0xbb, 0xbf, 0x41]), Buffer.from([0x41, 0xe5, 0xbc]), Buffer.from([0xed, 0xa0, 0x80, 0x42]), Buffer.from('Müller\0', 'latin1')];
+    // One decoder per data set resolves the character set on its first value; each value is decoded first and then later.
+    for (const first of values) {
+      const decoder = charsetDecoder(['ISO_IR 192']);
+      decoder.decode(first);
+      for (const v of values) assert.equal(decoder.decode(v), iconv.decode(v, 'utf8').replace(/[\0 ]+$/, ''), `after ${first.toString('hex')}: ${v.toString('hex')}`);
+    }
+  });
 });
 
 describe('instance validation', () => {
