@@ -15,10 +15,10 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import path from 'node:path';
 import { writeMrStudy } from '../test/helpers/mr-fixture';
 import { startOrthanc } from '../test/helpers/orthanc';
-import { cpus } from 'node:os';
 import { countRows, freePort, machineCpuSeconds, median, processCpuSeconds, sampleRss, sendParallel, splitForSenders, startNodeChild, startStorescp, loadAverage, syncSeconds } from './common';
 
 export interface IngestVariant {
@@ -70,22 +70,30 @@ export interface IngestBenchResult {
   orthanc: { available: boolean; note?: string };
 }
 
+/**
+ * One timed run into a receiver already started (and warmed): a `sync` first, then the senders, with the
+ * receiver's RSS peak and CPU and the whole machine's CPU per instance over the senders' time.
+ */
+async function timedSend(pid: number | undefined, port: number, aeTitle: string, dirs: string[], count: number): Promise<{ figures: RunFigures; seconds: number; machine0: number }> {
+  await syncSeconds();
+  const rss = pid ? sampleRss(pid, 50) : undefined;
+  const cpu0 = pid ? processCpuSeconds(pid) : NaN;
+  const machine0 = machineCpuSeconds();
+  const seconds = await sendParallel(port, aeTitle, dirs);
+  const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
+  const cpuMs = pid ? ((processCpuSeconds(pid) - cpu0) * 1000) / count : undefined;
+  return { figures: { rate: count / seconds, peak: rss?.stop().peak ?? 0, machineMs, ...(cpuMs !== undefined ? { cpuMs } : {}) }, seconds, machine0 };
+}
+
 async function nodeRun(work: string, dirs: string[], count: number, variant: IngestVariant, warm?: { dirs: string[]; count: number }): Promise<RunFigures> {
   const node = await startNodeChild(work, { models: { dir: path.join(work, 'no-models') }, ...(variant.config ?? {}) }, variant.env);
   try {
     const warmed = variant.warm && warm ? warm.count : 0;
     if (warmed) await sendParallel(node.dimsePort, 'NPCAI', warm!.dirs);
-    await syncSeconds();
-    const rss = sampleRss(node.pid, 50);
-    const cpu0 = processCpuSeconds(node.pid);
-    const machine0 = machineCpuSeconds();
-    const seconds = await sendParallel(node.dimsePort, 'NPCAI', dirs);
-    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
-    const cpuMs = ((processCpuSeconds(node.pid) - cpu0) * 1000) / count;
-    const { peak } = rss.stop();
+    const { figures } = await timedSend(node.pid, node.dimsePort, 'NPCAI', dirs, count);
     const stored = countRows(node.dataDir, 'SELECT count(*) AS n FROM instances');
     if (stored !== count + warmed) throw new Error(`node stored ${stored} of ${count + warmed} instances`);
-    return { rate: count / seconds, peak, cpuMs, machineMs };
+    return figures;
   } finally {
     await node.stop();
   }
@@ -95,17 +103,10 @@ async function nodeRun(work: string, dirs: string[], count: number, variant: Ing
 async function storescpRun(work: string, dirs: string[], count: number): Promise<{ plain: RunFigures; synced: RunFigures }> {
   const scp = await startStorescp(path.join(work, 'storescp-out'));
   try {
-    await syncSeconds();
-    const rss = sampleRss(scp.child.pid!, 50);
-    const cpu0 = processCpuSeconds(scp.child.pid!);
-    const machine0 = machineCpuSeconds();
-    const seconds = await sendParallel(scp.port, scp.aeTitle, dirs);
-    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
-    const cpuMs = ((processCpuSeconds(scp.child.pid!) - cpu0) * 1000) / count;
+    const { figures: plain, seconds, machine0 } = await timedSend(scp.child.pid, scp.port, scp.aeTitle, dirs, count);
     const flush = await syncSeconds(scp.dir);
     const syncedMachineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
-    const peak = rss.stop().peak;
-    return { plain: { rate: count / seconds, peak, cpuMs, machineMs }, synced: { rate: count / (seconds + flush), peak, cpuMs, machineMs: syncedMachineMs } };
+    return { plain, synced: { ...plain, rate: count / (seconds + flush), machineMs: syncedMachineMs } };
   } finally {
     scp.stop();
     rmSync(scp.dir, { recursive: true, force: true });
@@ -128,16 +129,10 @@ async function minimalRun(work: string, dirs: string[], count: number, warm?: { 
       child.stdout!.once('data', () => resolve());
     });
     if (warm) await sendParallel(port, 'MINIMAL', warm.dirs);
-    await syncSeconds();
-    const rss = sampleRss(child.pid!, 50);
-    const cpu0 = processCpuSeconds(child.pid!);
-    const machine0 = machineCpuSeconds();
-    const seconds = await sendParallel(port, 'MINIMAL', dirs);
-    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
-    const cpuMs = ((processCpuSeconds(child.pid!) - cpu0) * 1000) / count;
+    const { figures } = await timedSend(child.pid, port, 'MINIMAL', dirs, count);
     const stored = readdirSync(path.join(dir, 'instances')).length;
     if (stored !== count + (warm?.count ?? 0)) throw new Error(`minimal receiver stored ${stored} of ${count + (warm?.count ?? 0)} instances`);
-    return { rate: count / seconds, peak: rss.stop().peak, cpuMs, machineMs };
+    return figures;
   } finally {
     child.removeAllListeners('exit');
     child.kill('SIGTERM');
@@ -148,15 +143,7 @@ async function minimalRun(work: string, dirs: string[], count: number, warm?: { 
 async function orthancRun(dirs: string[], count: number): Promise<RunFigures> {
   const o = await startOrthanc();
   try {
-    const pid = o.pid;
-    await syncSeconds();
-    const rss = pid ? sampleRss(pid, 50) : undefined;
-    const cpu0 = pid ? processCpuSeconds(pid) : NaN;
-    const machine0 = machineCpuSeconds();
-    const seconds = await sendParallel(o.dicomPort, o.aeTitle, dirs);
-    const machineMs = ((machineCpuSeconds() - machine0) * 1000) / count;
-    const cpuMs = pid ? ((processCpuSeconds(pid) - cpu0) * 1000) / count : undefined;
-    return { rate: count / seconds, peak: rss?.stop().peak ?? 0, machineMs, ...(cpuMs !== undefined ? { cpuMs } : {}) };
+    return (await timedSend(o.pid, o.dicomPort, o.aeTitle, dirs, count)).figures;
   } finally {
     await o.cleanup();
   }

@@ -14,21 +14,17 @@ import { closeSync, fdatasync, fsync, mkdirSync, openSync, renameSync, writeSync
 import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { Status } from '../src/dicom/status';
+import { TransferSyntax } from '../src/dicom/uids';
 import { encodeCStoreResponse, parseCommandSet, type CommandSet } from '../src/receive/dimse/command-set';
-import { encodePData, parsePDataParts } from '../src/receive/dimse/p-data';
-import { PduFramer } from '../src/receive/dimse/pdu-guard';
+import { encodePData, joinPdu, parsePDataParts, pduType } from '../src/receive/dimse/p-data';
+import { PduFramer, PduType } from '../src/receive/dimse/pdu-guard';
+import { pduItem as item } from '../test/helpers/raw-dimse';
 
-const EXPLICIT_VR_LE = '1.2.840.10008.1.2.1';
+const EXPLICIT_VR_LE: string = TransferSyntax.ExplicitVRLittleEndian;
 const MAX_PDU = 262144;
 const fdatasyncP = promisify(fdatasync);
 const fsyncP = promisify(fsync);
-
-function item(type: number, body: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h[0] = type;
-  h.writeUInt16BE(body.length, 2);
-  return Buffer.concat([h, body]);
-}
 
 function evenUid(uid: string): Buffer {
   return Buffer.from(uid.length % 2 ? `${uid}\0` : uid, 'latin1');
@@ -104,24 +100,24 @@ export function startMinimalReceiver(port: number, dir: string): net.Server {
           affectedSopClassUid: r.command.affectedSopClassUid ?? '',
           affectedSopInstanceUid: r.command.affectedSopInstanceUid ?? '',
           messageIdBeingRespondedTo: r.command.messageId,
-          status: 0,
+          status: Status.Success,
         });
         for (const b of encodePData(r.presentationContextId, true, rsp, MAX_PDU)) socket.write(b);
       };
       socket.on('data', (chunk: Buffer) => {
         try {
           for (const pdu of framer.pushKeepingPData(chunk)) {
-            const type = (Array.isArray(pdu) ? pdu[0]! : (pdu as Buffer))[0];
-            if (type === 0x01) {
-              socket.write(acceptAll(Array.isArray(pdu) ? Buffer.concat(pdu) : (pdu as Buffer)));
-            } else if (type === 0x05) {
+            const type = pduType(pdu);
+            if (type === PduType.AssociateRq) {
+              socket.write(acceptAll(joinPdu(pdu)));
+            } else if (type === PduType.ReleaseRq) {
               pending = pending.then(() => {
                 const rp = Buffer.alloc(10);
-                rp[0] = 0x06;
+                rp[0] = PduType.ReleaseRp;
                 rp.writeUInt32BE(4, 2);
                 socket.end(rp);
               });
-            } else if (type === 0x04) {
+            } else if (type === PduType.PData) {
               for (const pdv of parsePDataParts(pdu)) {
                 if (pdv.isCommand) {
                   commandParts.push(...pdv.parts);

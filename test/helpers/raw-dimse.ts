@@ -5,24 +5,25 @@
 import net from 'node:net';
 import { SopClass, TransferSyntax } from '../../src/dicom/uids';
 
-const item = (type: number, body: Buffer) => {
+/** An A-ASSOCIATE sub-item: type, reserved byte, 2-byte length, body (PS3.8 9.3.2). */
+export function pduItem(type: number, body: Buffer): Buffer {
   const h = Buffer.alloc(4);
   h[0] = type;
   h.writeUInt16BE(body.length, 2);
   return Buffer.concat([h, body]);
-};
+}
 const uid = (u: string) => Buffer.from(u, 'latin1');
 
 /** A-ASSOCIATE-RQ (PS3.8 9.3.2) proposing Verification (context 1) and MR Image Storage (context 3), explicit VR LE. */
 export function associateRq(calling: string, called: string): Buffer {
   const ae = (s: string) => Buffer.from(s.padEnd(16, ' ').slice(0, 16), 'latin1');
   const pc = (id: number, abstract: string) =>
-    item(0x20, Buffer.concat([Buffer.from([id, 0, 0, 0]), item(0x30, uid(abstract)), item(0x40, uid(TransferSyntax.ExplicitVRLittleEndian))]));
+    pduItem(0x20, Buffer.concat([Buffer.from([id, 0, 0, 0]), pduItem(0x30, uid(abstract)), pduItem(0x40, uid(TransferSyntax.ExplicitVRLittleEndian))]));
   const maxLen = Buffer.alloc(4);
   maxLen.writeUInt32BE(16384);
-  const user = item(0x50, Buffer.concat([item(0x51, maxLen), item(0x52, uid('1.2.826.0.1.3680043.8.498.1'))]));
+  const user = pduItem(0x50, Buffer.concat([pduItem(0x51, maxLen), pduItem(0x52, uid('1.2.826.0.1.3680043.8.498.1'))]));
   const fixed = Buffer.concat([Buffer.from([0, 1, 0, 0]), ae(called), ae(calling), Buffer.alloc(32)]);
-  const body = Buffer.concat([fixed, item(0x10, uid('1.2.840.10008.3.1.1.1')), pc(1, SopClass.Verification), pc(3, SopClass.MrImageStorage), user]);
+  const body = Buffer.concat([fixed, pduItem(0x10, uid('1.2.840.10008.3.1.1.1')), pc(1, SopClass.Verification), pc(3, SopClass.MrImageStorage), user]);
   const h = Buffer.alloc(6);
   h[0] = 0x01;
   h.writeUInt32BE(body.length, 2);
@@ -41,16 +42,13 @@ export function commandElement(element: number, value: Buffer): Buffer {
 export const usValue = (v: number) => Buffer.from([v & 0xff, v >> 8]);
 /** A UI value, padded with NUL to even length. */
 export const uiValue = (s: string) => Buffer.from(s.length % 2 ? `${s}\0` : s, 'latin1');
-const el = commandElement;
-const us = usValue;
-const ui = uiValue;
 
 /** A command set: CommandField, MessageID, CommandDataSetType (0x0101: none), AffectedSOPClassUID. */
 export function commandSet(commandField: number, dataSetType: number, sopClass: string = SopClass.Verification): Buffer {
-  const body = Buffer.concat([el(0x0002, ui(sopClass)), el(0x0100, us(commandField)), el(0x0110, us(1)), el(0x0800, us(dataSetType))]);
+  const body = Buffer.concat([commandElement(0x0002, uiValue(sopClass)), commandElement(0x0100, usValue(commandField)), commandElement(0x0110, usValue(1)), commandElement(0x0800, usValue(dataSetType))]);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(body.length, 0);
-  return Buffer.concat([el(0x0000, len), body]);
+  return Buffer.concat([commandElement(0x0000, len), body]);
 }
 
 /** A P-DATA-TF PDU with one PDV. */

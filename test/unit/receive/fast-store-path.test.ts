@@ -17,22 +17,19 @@ import { encodeMrDataset } from '../../helpers/mr-fixture';
 import { tempDir } from '../../helpers/temp-dir';
 import { commandElement, uiValue, usValue } from '../../helpers/raw-dimse';
 
-const el = commandElement;
-const us = usValue;
-const ui = uiValue;
 
 function cStoreRq(opts: { messageId: number; sopClass: string; sopInstance: string; dataSetType?: number }): Buffer {
   const body = Buffer.concat([
-    el(0x0002, ui(opts.sopClass)),
-    el(0x0100, us(0x0001)),
-    el(0x0110, us(opts.messageId)),
-    el(0x0700, us(0)),
-    el(0x0800, us(opts.dataSetType ?? 0x0000)),
-    el(0x1000, ui(opts.sopInstance)),
+    commandElement(0x0002, uiValue(opts.sopClass)),
+    commandElement(0x0100, usValue(0x0001)),
+    commandElement(0x0110, usValue(opts.messageId)),
+    commandElement(0x0700, usValue(0)),
+    commandElement(0x0800, usValue(opts.dataSetType ?? 0x0000)),
+    commandElement(0x1000, uiValue(opts.sopInstance)),
   ]);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(body.length, 0);
-  return Buffer.concat([el(0x0000, len), body]);
+  return Buffer.concat([commandElement(0x0000, len), body]);
 }
 
 /** A P-DATA-TF PDU with the given PDVs: [contextId, control header, value]. */
@@ -67,7 +64,7 @@ describe('DIMSE command sets (implicit VR little endian)', () => {
     const foreign = Buffer.from(good);
     foreign.writeUInt16LE(0x0008, 12);
     assert.throws(() => parseCommandSet(foreign), CommandSetError);
-    assert.throws(() => parseCommandSet(Buffer.concat([el(0x0110, us(1)), el(0x0800, us(0x0101))])), /CommandField/);
+    assert.throws(() => parseCommandSet(Buffer.concat([commandElement(0x0110, usValue(1)), commandElement(0x0800, usValue(0x0101))])), /CommandField/);
   });
 
   it('encodes a C-STORE-RSP with its group length, fields in tag order and a 64-character error comment', () => {
